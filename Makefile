@@ -1,0 +1,54 @@
+# Thin wrapper over CMake: `make demo` and `make check` are the two commands README.md starts with.
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+PREFIX      ?= /usr/local
+FUZZ_SECONDS ?= 15
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+
+DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
+                  clang libclang-rt-14-dev procps util-linux
+
+.PHONY: all deps build asan fuzz demo check test install clean
+
+all: build
+
+# Installs the Debian packages the build and tests need, only when one is missing.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps
+	CC=clang cmake -S . -B $(ASAN_BUILD) -DMPSMIG_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMPSMIG_FUZZ=ON -DMPSMIG_SANITIZE=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+demo: build
+	contrib/demo.sh $(BUILD)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target briefly.
+check: build asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) fuzz
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,33 @@
+/* The command line's shared pieces: the verb table entry each cmd-<verb>.c exports, and the
+ * helpers every verb uses to report errors the same way. Only cli/ prints or exits. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "base/error.h"
+
+/* Exit codes, documented in README.md and docs/cli.md. */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILURE_ = 1, /* an operation failed */
+        EXIT_USAGE = 2,    /* bad usage, bad config, no driver */
+        EXIT_DOWN = 3,     /* status: some daemon is not running */
+};
+
+struct verb {
+        const char *name;
+        const char *summary; /* one line for `mpsmig --help` */
+        const char *usage;   /* full text for `mpsmig help VERB` and `mpsmig VERB --help` */
+        /* argv[0] is the verb name; getopt state is reset before the call. Returns an exit code. */
+        int (*run)(int argc, char **argv);
+};
+
+/* Each cmd-<verb>.c defines one of these; main.c lists them in its table. */
+extern const struct verb verb_list;
+
+/* Prints "mpsmig: <message>" on stderr. */
+void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "mpsmig: <err->message>" on stderr. */
+void cli_report(const struct error *err);
+/* Prints "mpsmig: <message>\nTry 'mpsmig --help'." and returns EXIT_USAGE. */
+int cli_usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

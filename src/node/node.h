@@ -1,0 +1,93 @@
+/* The node model: every GPU and every MIG device on this machine, read once through NVML, and
+ * the targets (MIG devices, and whole GPUs when asked) that each get one MPS control daemon. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+
+struct nvml;
+
+#define NODE_UUID_MAX    96
+#define NODE_NAME_MAX    96
+#define NODE_PROFILE_MAX 32
+
+enum mig_mode {
+        MIG_MODE_UNSUPPORTED = -1, /* the GPU cannot do MIG (GetMigMode said NOT_SUPPORTED) */
+        MIG_MODE_DISABLED = 0,
+        MIG_MODE_ENABLED = 1,
+};
+
+enum compute_mode {
+        COMPUTE_MODE_UNKNOWN = -1,
+        COMPUTE_MODE_DEFAULT = 0,
+        COMPUTE_MODE_EXCLUSIVE_THREAD = 1,
+        COMPUTE_MODE_PROHIBITED = 2,
+        COMPUTE_MODE_EXCLUSIVE_PROCESS = 3,
+};
+
+struct gpu {
+        unsigned index; /* NVML index, as nvidia-smi -L prints it */
+        char uuid[NODE_UUID_MAX];
+        char name[NODE_NAME_MAX];
+        enum mig_mode mig_current;
+        enum mig_mode mig_pending;       /* differs from current: change waits for a reset */
+        unsigned long long memory_bytes; /* total */
+        unsigned sm_count;               /* 0 when NVML cannot tell */
+        enum compute_mode compute_mode;
+        size_t first_mig_device; /* this GPU's MIG devices are node.mig_devices[first..first+n) */
+        size_t mig_device_count;
+};
+
+struct mig_device {
+        unsigned gpu_index;           /* parent GPU's NVML index */
+        unsigned device_index;        /* MIG device index under its parent ("Device N") */
+        unsigned gpu_instance_id;     /* GI */
+        unsigned compute_instance_id; /* CI */
+        char uuid[NODE_UUID_MAX];
+        char profile[NODE_PROFILE_MAX]; /* as nvidia-smi -L prints it: "1g.10gb", "1c.2g.12gb" */
+        unsigned sm_count;
+        unsigned long long memory_bytes; /* of its GPU instance, shared by its compute instances */
+};
+
+struct node {
+        char driver_version[80];
+        int cuda_driver_version; /* 13000 = 13.0; 0 when unknown */
+        struct gpu *gpus;
+        size_t gpu_count;
+        struct mig_device *mig_devices; /* in nvidia-smi -L order */
+        size_t mig_device_count;
+};
+
+enum target_kind {
+        TARGET_MIG_DEVICE,
+        TARGET_WHOLE_GPU,
+};
+
+/* One thing an MPS control daemon runs on. Points into the node it came from. */
+struct target {
+        enum target_kind kind;
+        const char *uuid; /* what CUDA_VISIBLE_DEVICES is set to */
+        const struct gpu *gpu;               /* the GPU, or the MIG device's parent */
+        const struct mig_device *mig_device; /* NULL for a whole GPU */
+};
+
+/* Reads the whole node through an opened NVML. */
+int node_discover(struct nvml *nvml, struct node **ret_node, struct error *err);
+void node_free(struct node *node);
+static inline void node_freep(struct node **node)
+{
+        node_free(*node);
+}
+#define _cleanup_node_ __attribute__((cleanup(node_freep)))
+
+/* The targets in nvidia-smi -L order: every MIG device, and with `whole_gpus` every GPU whose MIG
+ * mode is disabled or unsupported. The array is malloc'd; its entries point into `node`. */
+int node_targets(const struct node *node, bool whole_gpus, struct target **ret_targets,
+                 size_t *ret_count);
+
+/* Human-readable state words used by list and status: "enabled", "disabled",
+ * "enabled, pending disable (reset needed)", "unsupported", and so on. */
+const char *mig_mode_string(enum mig_mode mode);
+const char *compute_mode_string(enum compute_mode mode);
