@@ -21,14 +21,25 @@ int error_prefix(struct error *err, const char *format, ...)
 {
         if (!err)
                 return 0;
-        char prefix[sizeof(err->message)];
-        char old[sizeof(err->message)];
+        char joined[sizeof(err->message)];
         va_list ap;
         va_start(ap, format);
-        (void)vsnprintf(prefix, sizeof(prefix), format, ap);
+        int n = vsnprintf(joined, sizeof(joined), format, ap);
         va_end(ap);
-        memcpy(old, err->message, sizeof(old));
-        (void)snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+        size_t used = n < 0 ? 0 : (size_t)n < sizeof(joined) ? (size_t)n : sizeof(joined) - 1;
+        /* The message is cut, not the prefix, when both do not fit. */
+        const char separator[] = ": ";
+        size_t room = sizeof(joined) - 1 - used;
+        size_t add = strlen(separator) < room ? strlen(separator) : room;
+        memcpy(joined + used, separator, add);
+        used += add;
+        room = sizeof(joined) - 1 - used;
+        add = strnlen(err->message, sizeof(err->message));
+        if (add > room)
+                add = room;
+        memcpy(joined + used, err->message, add);
+        joined[used + add] = '\0';
+        memcpy(err->message, joined, sizeof(joined));
         return err->code;
 }
 
