@@ -1,0 +1,452 @@
+/* Drives nvidia-cuda-mps-control: finds it, runs it with an explicit environment for one device and
+ * pipe folder, starts daemons with `-d` and sends commands on stdin in client mode, turning answers
+ * into values through mps_answer. See mps_control.h and docs/mps-control-client.md. */
+#define _GNU_SOURCE
+#include "driver/mps_control.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Variables copied from our environment to every control-program child when set there. */
+static const char *const passed_variables[] = {"PATH", "LD_LIBRARY_PATH", "HOME", "LANG"};
+static const char *const passed_prefixes[] = {"SIMGPU_", "ASAN_", "UBSAN_", "LSAN_"};
+
+static bool is_executable_file(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+               faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) == 0;
+}
+
+int mps_control_find(char **ret_program, struct error *err)
+{
+        const char *override = getenv(MPS_CONTROL_ENV_OVERRIDE);
+        if (override && override[0]) {
+                if (override[0] != '/')
+                        return error_set(err, -EINVAL,
+                                         "%s=%s is not an absolute path: give the full path of "
+                                         "%s",
+                                         MPS_CONTROL_ENV_OVERRIDE, override, MPS_CONTROL_PROGRAM);
+                if (!is_executable_file(override))
+                        return error_set(err, -EACCES,
+                                         "%s=%s is not an executable file: give the full path "
+                                         "of %s",
+                                         MPS_CONTROL_ENV_OVERRIDE, override, MPS_CONTROL_PROGRAM);
+                char *copy = strdup(override);
+                if (!copy)
+                        return error_set(err, -ENOMEM, "out of memory");
+                *ret_program = copy;
+                return 0;
+        }
+
+        const char *path = getenv("PATH");
+        if (!path || !path[0])
+                path = DEFAULT_PATH;
+        for (const char *p = path; *p;) {
+                size_t len = strcspn(p, ":");
+                /* Relative entries (and the empty one, meaning ".") would run whatever the
+                 * current folder holds under the driver's name: skipped, as openssh does. */
+                if (len > 0 && p[0] == '/') {
+                        _cleanup_free_ char *candidate = NULL;
+                        if (asprintf(&candidate, "%.*s/%s", (int)len, p, MPS_CONTROL_PROGRAM) < 0)
+                                return error_set(err, -ENOMEM, "out of memory");
+                        if (is_executable_file(candidate)) {
+                                *ret_program = TAKE_PTR(candidate);
+                                return 0;
+                        }
+                }
+                p += len;
+                if (*p == ':')
+                        p++;
+        }
+        return error_set(err, -ENOENT,
+                         "cannot find %s in the absolute folders of PATH: install the NVIDIA "
+                         "driver's MPS tools or set %s to its absolute path",
+                         MPS_CONTROL_PROGRAM, MPS_CONTROL_ENV_OVERRIDE);
+}
+
+int mps_control_environment(const struct mps_endpoint *ep, struct env_builder *b)
+{
+        int r = 0;
+        for (size_t i = 0; r == 0 && i < ELEMENTSOF(passed_variables); i++)
+                r = env_builder_pass(b, passed_variables[i]);
+        for (size_t i = 0; r == 0 && i < ELEMENTSOF(passed_prefixes); i++)
+                r = env_builder_pass_prefix(b, passed_prefixes[i]);
+        if (r == 0 && ep->device_uuid)
+                r = env_builder_set(b, "CUDA_VISIBLE_DEVICES", ep->device_uuid);
+        if (r == 0 && ep->pipe_dir)
+                r = env_builder_set(b, "CUDA_MPS_PIPE_DIRECTORY", ep->pipe_dir);
+        if (r == 0 && ep->log_dir)
+                r = env_builder_set(b, "CUDA_MPS_LOG_DIRECTORY", ep->log_dir);
+        if (r == 0 && !env_builder_array(b))
+                r = -ENOMEM;
+        return r;
+}
+
+static int endpoint_timeout(const struct mps_endpoint *ep)
+{
+        return ep->timeout_ms > 0 ? ep->timeout_ms : MPS_CONTROL_TIMEOUT_MS_DEFAULT;
+}
+
+static int check_endpoint(const struct mps_endpoint *ep, struct error *err)
+{
+        if (!ep || !ep->program || ep->program[0] != '/' || !ep->pipe_dir || !ep->pipe_dir[0])
+                return error_set(err, -EINVAL,
+                                 "the MPS control program needs an absolute program path and a "
+                                 "pipe folder");
+        return 0;
+}
+
+/* Runs the control program with `argument` (or none) and `input` on stdin. Leaves timeouts and
+ * signals to the caller: 0 whenever it ran. */
+static int invoke(const struct mps_endpoint *ep, const char *argument, const char *input,
+                  int timeout_ms, struct spawn_result *ret_result, struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        struct env_builder env = ENV_BUILDER_INIT;
+        r = mps_control_environment(ep, &env);
+        if (r < 0) {
+                env_builder_done(&env);
+                return error_set(err, r, "cannot build the MPS control program's environment: %s",
+                                 strerror(-r));
+        }
+        char *argv[] = {(char *)ep->program, (char *)argument, NULL};
+        struct spawn_options options = {
+                .path = ep->program,
+                .argv = argv,
+                .envp = env_builder_array(&env),
+                .stdin_data = input,
+                .stdin_size = input ? strlen(input) : 0,
+                .timeout_ms = timeout_ms,
+        };
+        r = spawn_run(&options, ret_result, err);
+        env_builder_done(&env);
+        return r;
+}
+
+static bool mentions(const char *text, size_t size, const char *needle)
+{
+        return memmem(text, size, needle, strlen(needle)) != NULL;
+}
+
+/* The first line of what the program said, stderr first, for a message. */
+static const char *first_words(const struct spawn_result *res, char *buf, size_t size)
+{
+        const char *text = res->err_size ? res->err : res->out;
+        size_t len = strcspn(text, "\n");
+        if (len > 120)
+                len = 120;
+        (void)snprintf(buf, size, "%.*s", (int)len, text);
+        return buf;
+}
+
+int mps_control_start(const struct mps_endpoint *ep, struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        if (strlen(ep->pipe_dir) > MPS_CONTROL_PIPE_DIR_MAX)
+                return error_set(err, -ENAMETOOLONG,
+                                 "the MPS pipe folder %s is longer than %d characters: its "
+                                 "sockets would not fit a unix socket address",
+                                 ep->pipe_dir, MPS_CONTROL_PIPE_DIR_MAX);
+        int timeout = endpoint_timeout(ep);
+        struct spawn_result res = {0};
+        r = invoke(ep, "-d", NULL, timeout, &res, err);
+        if (r < 0)
+                return error_prefix(err, "cannot start an MPS control daemon on %s", ep->pipe_dir);
+        char how[160];
+        if (res.timed_out || !res.exited)
+                r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,
+                              "cannot start an MPS control daemon on %s: %s -d %s", ep->pipe_dir,
+                              ep->program, spawn_result_describe(&res, timeout, how, sizeof(how)));
+        else if (res.exit_status != 0)
+                r = mps_answer_start_failure(res.exit_status, res.out, res.out_size, res.err,
+                                             res.err_size, ep->device_uuid, ep->pipe_dir, err);
+        spawn_result_done(&res);
+        return r;
+}
+
+/* Runs commands in client mode; 0 with the result when the program exited by itself (whatever
+ * its status) and did not say that no daemon runs. */
+static int query(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
+                 struct spawn_result *ret_result, struct error *err)
+{
+        struct spawn_result res = {0};
+        int r = invoke(ep, NULL, commands, timeout_ms, &res, err);
+        if (r < 0)
+                return error_prefix(err, "cannot ask the MPS control daemon on %s", ep->pipe_dir);
+        char how[160];
+        if (res.timed_out || !res.exited)
+                r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,
+                              "cannot ask the MPS control daemon on %s: %s %s", ep->pipe_dir,
+                              ep->program, spawn_result_describe(&res, timeout_ms, how, sizeof(how)));
+        else if (mentions(res.out, res.out_size, MPS_TEXT_NO_DAEMON) ||
+                 mentions(res.err, res.err_size, MPS_TEXT_NO_DAEMON))
+                r = error_set(err, MPS_ANSWER_NO_DAEMON,
+                              "no MPS control daemon runs on %s", ep->pipe_dir);
+        if (r < 0) {
+                spawn_result_done(&res);
+                return r;
+        }
+        *ret_result = res;
+        return 0;
+}
+
+int mps_control_run(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
+                    char **ret_output, size_t *ret_size, int *ret_status, struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        struct spawn_result res;
+        r = query(ep, commands, timeout_ms > 0 ? timeout_ms : endpoint_timeout(ep), &res, err);
+        if (r < 0)
+                return r;
+        *ret_output = TAKE_PTR(res.out);
+        *ret_size = res.out_size;
+        *ret_status = res.exit_status;
+        spawn_result_done(&res);
+        return 0;
+}
+
+/* query() for the typed wrappers: a non-zero exit status is an error too. */
+static int query_ok(const struct mps_endpoint *ep, const char *commands, int extra_ms,
+                    const char *what, struct spawn_result *ret_result, struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        struct spawn_result res;
+        r = query(ep, commands, endpoint_timeout(ep) + extra_ms, &res, err);
+        if (r < 0)
+                return r;
+        if (res.exit_status != 0) {
+                char words[160];
+                r = error_set(err, -EIO,
+                              "the MPS control program exited with status %d on '%s' for %s: "
+                              "\"%s\"",
+                              res.exit_status, what, ep->pipe_dir,
+                              first_words(&res, words, sizeof(words)));
+                spawn_result_done(&res);
+                return r;
+        }
+        *ret_result = res;
+        return 0;
+}
+
+/* Parser errors get the daemon's pipe folder in front. */
+static int on_daemon(const struct mps_endpoint *ep, int r, struct error *err)
+{
+        if (r < 0)
+                (void)error_prefix(err, "MPS control daemon on %s", ep->pipe_dir);
+        return r;
+}
+
+int mps_control_overview(const struct mps_endpoint *ep, struct mps_overview *ret_overview,
+                         struct error *err)
+{
+        struct spawn_result res;
+        int r = query_ok(ep, MPS_OVERVIEW_COMMANDS, 0, "get_server_list, ps, get_default_*", &res,
+                         err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_overview(res.out, res.out_size, ret_overview, err), err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_client_list(const struct mps_endpoint *ep, pid_t server, pid_t **ret_pids,
+                            size_t *ret_count, struct error *err)
+{
+        if (server <= 0)
+                return error_set(err, -EINVAL, "invalid MPS server pid %d", (int)server);
+        char command[64];
+        (void)snprintf(command, sizeof(command), "get_client_list %d\n", (int)server);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, "get_client_list", &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep,
+                      mps_answer_pid_list("get_client_list", res.out, res.out_size, ret_pids,
+                                          ret_count, err),
+                      err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_server_status(const struct mps_endpoint *ep, pid_t server,
+                              enum mps_server_status *ret_status, struct error *err)
+{
+        if (server <= 0)
+                return error_set(err, -EINVAL, "invalid MPS server pid %d", (int)server);
+        char command[64];
+        (void)snprintf(command, sizeof(command), "get_server_status %d\n", (int)server);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, "get_server_status", &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_server_status(res.out, res.out_size, ret_status, err), err);
+        spawn_result_done(&res);
+        return r;
+}
+
+/* Runs one command that answers nothing when it works. */
+static int command_without_answer(const struct mps_endpoint *ep, const char *command,
+                                  const char *name, int extra_ms, struct error *err)
+{
+        struct spawn_result res;
+        int r = query_ok(ep, command, extra_ms, name, &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_empty(name, res.out, res.out_size, err), err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_quit(const struct mps_endpoint *ep, unsigned timeout_seconds, struct error *err)
+{
+        if (timeout_seconds > 3600)
+                return error_set(err, -EINVAL, "quit -t %u: at most 3600 seconds",
+                                 timeout_seconds);
+        char command[32] = "quit\n";
+        if (timeout_seconds > 0)
+                (void)snprintf(command, sizeof(command), "quit -t %u\n", timeout_seconds);
+        return command_without_answer(ep, command, "quit", (int)timeout_seconds * 1000, err);
+}
+
+int mps_control_shutdown_server(const struct mps_endpoint *ep, pid_t server, struct error *err)
+{
+        if (server <= 0)
+                return error_set(err, -EINVAL, "invalid MPS server pid %d", (int)server);
+        char command[64];
+        (void)snprintf(command, sizeof(command), "shutdown_server %d\n", (int)server);
+        return command_without_answer(ep, command, "shutdown_server", 0, err);
+}
+
+int mps_control_set_default_active_thread_percentage(const struct mps_endpoint *ep,
+                                                     unsigned percent, double *ret_read_back,
+                                                     struct error *err)
+{
+        static const char name[] = "set_default_active_thread_percentage";
+        if (percent < 1 || percent > 100)
+                return error_set(err, -EINVAL,
+                                 "active thread percentage %u is out of range: give 1 to 100",
+                                 percent);
+        /* The set answers with the value in force afterwards: that is the read-back. */
+        char command[64];
+        (void)snprintf(command, sizeof(command), "%s %u\n", name, percent);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, name, &res, err);
+        if (r < 0)
+                return r;
+        double value;
+        r = on_daemon(ep, mps_answer_percentage(name, res.out, res.out_size, &value, err), err);
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        double difference = value - (double)percent;
+        if (difference > 0.05 || difference < -0.05)
+                return error_set(err, -EINVAL,
+                                 "MPS control daemon on %s kept the default active thread "
+                                 "percentage at %.1f when set to %u",
+                                 ep->pipe_dir, value, percent);
+        *ret_read_back = value;
+        return 0;
+}
+
+/* A device key goes into a command line: nothing but letters, digits and '-' may pass. */
+static bool is_device_key(const char *device)
+{
+        if (!device || !device[0] || strlen(device) > 96)
+                return false;
+        for (const char *p = device; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                      (*p >= 'A' && *p <= 'Z') || *p == '-'))
+                        return false;
+        return true;
+}
+
+int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *ep,
+                                                    const char *device, unsigned long long bytes,
+                                                    struct mps_pinned_limit *ret_read_back,
+                                                    struct error *err)
+{
+        static const char name[] = "set_default_device_pinned_mem_limit";
+        const unsigned long long mib = 1ULL << 20, gib = 1ULL << 30;
+        if (!is_device_key(device))
+                return error_set(err, -EINVAL, "invalid device key \"%s\" for %s",
+                                 device ? device : "", name);
+        if (bytes == 0 || bytes % mib != 0)
+                return error_set(err, -EINVAL,
+                                 "pinned memory limit of %llu bytes: give a whole number of MiB "
+                                 "above 0",
+                                 bytes);
+        char value[32];
+        if (bytes % gib == 0)
+                (void)snprintf(value, sizeof(value), "%lluG", bytes / gib);
+        else
+                (void)snprintf(value, sizeof(value), "%lluM", bytes / mib);
+        char command[320];
+        (void)snprintf(command, sizeof(command), "%s %s %s\nget_default_device_pinned_mem_limit %s\n",
+                       name, device, value, device);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, name, &res, err);
+        if (r < 0)
+                return r;
+        /* The set prints nothing, so the text is the get's answer alone. */
+        struct mps_pinned_limit limit;
+        r = on_daemon(ep,
+                      mps_answer_pinned_limit(name, res.out, res.out_size, &limit, err), err);
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        if (!limit.set || limit.bytes > bytes)
+                return error_set(err, -EINVAL,
+                                 "MPS control daemon on %s reads back the default pinned memory "
+                                 "limit of device %s as %s after it was set to %s",
+                                 ep->pipe_dir, device, limit.set ? limit.text : "unset", value);
+        *ret_read_back = limit;
+        return 0;
+}
+
+int mps_control_set_default_client_priority(const struct mps_endpoint *ep, int priority,
+                                            int *ret_read_back, struct error *err)
+{
+        static const char name[] = "set_default_client_priority";
+        if (priority < 0 || priority > 1)
+                return error_set(err, -EINVAL,
+                                 "client priority %d is out of range: give 0 (normal) or 1 "
+                                 "(below normal)",
+                                 priority);
+        char command[96];
+        (void)snprintf(command, sizeof(command), "%s %d\nget_default_client_priority\n", name,
+                       priority);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, name, &res, err);
+        if (r < 0)
+                return r;
+        int value;
+        r = on_daemon(ep, mps_answer_priority(name, res.out, res.out_size, &value, err), err);
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        if (value != priority)
+                return error_set(err, -EINVAL,
+                                 "MPS control daemon on %s reads back the default client "
+                                 "priority as %d after it was set to %d",
+                                 ep->pipe_dir, value, priority);
+        *ret_read_back = value;
+        return 0;
+}

@@ -1,0 +1,95 @@
+/* The client of nvidia-cuda-mps-control: finds the program, gives every invocation an explicit
+ * environment for one device and one pipe folder, starts daemons with `-d`, sends commands on
+ * stdin in client mode, and turns the answers into values through mps_answer. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "base/spawn.h"
+#include "driver/mps_answer.h"
+
+#define MPS_CONTROL_PROGRAM          "nvidia-cuda-mps-control"
+#define MPS_CONTROL_ENV_OVERRIDE     "MPSMIG_MPS_CONTROL" /* absolute path of the program */
+#define MPS_CONTROL_TIMEOUT_MS_DEFAULT 10000
+/* The longest pipe folder path whose sockets still fit a sockaddr_un (108 bytes with the NUL)
+ * once "/control_privileged" is appended. */
+#define MPS_CONTROL_PIPE_DIR_MAX 88
+
+/* One control daemon as its clients address it. Nothing is owned: the strings must outlive it. */
+struct mps_endpoint {
+        const char *program;     /* absolute path, from mps_control_find() */
+        const char *device_uuid; /* CUDA_VISIBLE_DEVICES; NULL: not set (the daemon sees all) */
+        const char *pipe_dir;    /* CUDA_MPS_PIPE_DIRECTORY; required */
+        const char *log_dir;     /* CUDA_MPS_LOG_DIRECTORY; NULL: not set */
+        int timeout_ms;          /* per invocation; 0: MPS_CONTROL_TIMEOUT_MS_DEFAULT */
+};
+
+/* Finds the control program: $MPSMIG_MPS_CONTROL (absolute, executable) or else the first
+ * executable nvidia-cuda-mps-control in the absolute entries of $PATH (relative entries are
+ * skipped). -ENOENT with a message naming both when there is none, -EINVAL for a relative
+ * override, -EACCES for one that is not executable. *ret_program is malloc'd. */
+int mps_control_find(char **ret_program, struct error *err);
+
+/* Builds the environment every control-program child gets, and nothing else:
+ * CUDA_VISIBLE_DEVICES, CUDA_MPS_PIPE_DIRECTORY, CUDA_MPS_LOG_DIRECTORY from the endpoint, then
+ * PATH, LD_LIBRARY_PATH, HOME, LANG and every SIMGPU_*, ASAN_*, UBSAN_*, LSAN_* variable passed
+ * through from the current environment when set. `builder` must be empty (ENV_BUILDER_INIT). */
+int mps_control_environment(const struct mps_endpoint *endpoint, struct env_builder *builder);
+
+/* Runs `program -d` and waits for it (not for the daemon it leaves). 0 when it exited 0;
+ * otherwise one sentence in `err`: -EALREADY (a daemon already runs on this pipe folder),
+ * -ENODEV (exit 100: the driver does not know the device), -ENOENT (pipe folder not accessible),
+ * -ENAMETOOLONG (pipe folder longer than MPS_CONTROL_PIPE_DIR_MAX, refused before running),
+ * -ETIMEDOUT, -EIO. */
+int mps_control_start(const struct mps_endpoint *endpoint, struct error *err);
+
+/* Runs the program in client mode with `commands` (one per line, '\n'-terminated) on stdin and
+ * timeout `timeout_ms` (0: the endpoint's). Returns 0 with the raw stdout (*ret_output, malloc'd,
+ * NUL-terminated) and exit status whenever the program ran to its end, whatever its status;
+ * MPS_ANSWER_NO_DAEMON (-ESRCH) when it said "Cannot find MPS control daemon process";
+ * -ETIMEDOUT, or another negative errno when it could not run or was killed by a signal. */
+int mps_control_run(const struct mps_endpoint *endpoint, const char *commands, int timeout_ms,
+                    char **ret_output, size_t *ret_size, int *ret_status, struct error *err);
+
+/* Everything in one invocation of MPS_OVERVIEW_COMMANDS. -ESRCH when no daemon runs. */
+int mps_control_overview(const struct mps_endpoint *endpoint, struct mps_overview *ret_overview,
+                         struct error *err);
+
+/* get_client_list SERVER. MPS_ANSWER_NOT_FOUND (-ENOENT) for an unknown server. */
+int mps_control_client_list(const struct mps_endpoint *endpoint, pid_t server, pid_t **ret_pids,
+                            size_t *ret_count, struct error *err);
+
+/* get_server_status SERVER. */
+int mps_control_server_status(const struct mps_endpoint *endpoint, pid_t server,
+                              enum mps_server_status *ret_status, struct error *err);
+
+/* quit, or `quit -t SECONDS` when timeout_seconds > 0 (the invocation's own deadline is extended
+ * by that much). -ESRCH when no daemon runs. */
+int mps_control_quit(const struct mps_endpoint *endpoint, unsigned timeout_seconds,
+                     struct error *err);
+
+/* shutdown_server SERVER. */
+int mps_control_shutdown_server(const struct mps_endpoint *endpoint, pid_t server,
+                                struct error *err);
+
+/* Each setter validates first (the control program silently keeps the old value on a bad one),
+ * sets and reads back in one invocation, and reports the value read:
+ * percent 1-100; -EINVAL if the read-back differs from what was set. */
+int mps_control_set_default_active_thread_percentage(const struct mps_endpoint *endpoint,
+                                                     unsigned percent, double *ret_read_back,
+                                                     struct error *err);
+
+/* `device` is the key ("0", or a UUID); bytes > 0, a whole number of MiB (sent as "<n>G" when a
+ * whole number of GiB, else "<n>M"). The read-back is rounded down by the program (1500M reads
+ * back 1G): -EINVAL only if it reads back unset or above what was set. */
+int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *endpoint,
+                                                    const char *device, unsigned long long bytes,
+                                                    struct mps_pinned_limit *ret_read_back,
+                                                    struct error *err);
+
+/* priority 0 (normal) or 1 (below normal); -EINVAL if the read-back differs. */
+int mps_control_set_default_client_priority(const struct mps_endpoint *endpoint, int priority,
+                                            int *ret_read_back, struct error *err);
