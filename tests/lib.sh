@@ -23,7 +23,7 @@ processes_under_test_dir() {
                 pid=${environ#/proc/}
                 pid=${pid%/environ}
                 [ "$pid" = "$$" ] && continue
-                if tr '\0' '\n' <"$environ" 2>/dev/null | grep -q "^CUDA_MPS_PIPE_DIRECTORY=$T/"; then
+                if tr '\0' '\n' 2>/dev/null <"$environ" | grep -q "^CUDA_MPS_PIPE_DIRECTORY=$T/"; then
                         echo "$pid"
                 fi
         done

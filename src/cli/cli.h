@@ -24,6 +24,11 @@ struct verb {
 
 /* Each cmd-<verb>.c defines one of these; main.c lists them in its table. */
 extern const struct verb verb_list;
+extern const struct verb verb_start;
+extern const struct verb verb_stop;
+extern const struct verb verb_status;
+extern const struct verb verb_env;
+extern const struct verb verb_run;
 
 /* Prints "mpsmig: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -31,3 +36,12 @@ void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 void cli_report(const struct error *err);
 /* Prints "mpsmig: <message>\nTry 'mpsmig --help'." and returns EXIT_USAGE. */
 int cli_usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* For a verb's getopt_long loop (optstring starting with ":", after any "+", so that a missing
+ * argument returns ':'; opterr = 0). `c` is what getopt_long returned, '?' or ':'. Reports
+ * "VERB: unknown option '--x'", "VERB: option needs an argument: '--x'" or "VERB: option takes
+ * no argument: '--x'" as a usage error and returns EXIT_USAGE. `verb` NULL: global options. */
+int cli_option_error(const char *verb, int c, char *const *argv);
+
+/* Prints the verb's usage on stdout and returns EXIT_OK: every verb answers -h/--help with it. */
+int cli_verb_help(const struct verb *verb);

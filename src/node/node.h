@@ -38,6 +38,11 @@ struct gpu {
         enum compute_mode compute_mode;
         size_t first_mig_device; /* this GPU's MIG devices are node.mig_devices[first..first+n) */
         size_t mig_device_count;
+        /* NVML answered GPU_IS_LOST: only index (and what was read before) is valid, no MIG
+         * devices are recorded, and lost_reason names the call ("nvmlDeviceGetUUID(GPU 1): GPU
+         * is lost"). Only node_discover_with_lost() returns a node with lost GPUs. */
+        bool lost;
+        char lost_reason[256];
 };
 
 struct mig_device {
@@ -58,6 +63,7 @@ struct node {
         size_t gpu_count;
         struct mig_device *mig_devices; /* in nvidia-smi -L order */
         size_t mig_device_count;
+        size_t lost_gpu_count; /* GPUs with `lost` set */
 };
 
 enum target_kind {
@@ -73,8 +79,14 @@ struct target {
         const struct mig_device *mig_device; /* NULL for a whole GPU */
 };
 
-/* Reads the whole node through an opened NVML. */
+/* Reads the whole node through an opened NVML. A lost GPU fails the whole discovery (-ENXIO, the
+ * message names the GPU and the call): callers that act on GPUs must not half-see the node. */
 int node_discover(struct nvml *nvml, struct node **ret_node, struct error *err);
+
+/* Like node_discover, but a lost GPU stays in the node marked `lost` and the rest is read as
+ * usual. Returns the number of lost GPUs (0 when all answered), or a negative errno for any other
+ * failure. For `list`, which shows the healthy GPUs and still exits non-zero. */
+int node_discover_with_lost(struct nvml *nvml, struct node **ret_node, struct error *err);
 void node_free(struct node *node);
 static inline void node_freep(struct node **node)
 {
@@ -83,11 +95,21 @@ static inline void node_freep(struct node **node)
 #define _cleanup_node_ __attribute__((cleanup(node_freep)))
 
 /* The targets in nvidia-smi -L order: every MIG device, and with `whole_gpus` every GPU whose MIG
- * mode is disabled or unsupported. The array is malloc'd; its entries point into `node`. */
+ * mode is disabled or unsupported (lost GPUs never). The array is malloc'd (NULL when the count is
+ * 0); its entries point into `node`. */
 int node_targets(const struct node *node, bool whole_gpus, struct target **ret_targets,
                  size_t *ret_count);
 
-/* Human-readable state words used by list and status: "enabled", "disabled",
- * "enabled, pending disable (reset needed)", "unsupported", and so on. */
+/* Whether node_targets(node, true, ...) targets this GPU whole: MIG disabled or unsupported, and
+ * not lost. */
+bool gpu_is_whole_target(const struct gpu *gpu);
+
+/* Human-readable state words used by list and status: "enabled", "disabled", "unsupported";
+ * "Default", "Exclusive_Process", "Prohibited" as nvidia-smi prints compute modes, "unknown". */
 const char *mig_mode_string(enum mig_mode mode);
 const char *compute_mode_string(enum compute_mode mode);
+
+/* A GPU's MIG state in words: "enabled", "disabled", "unsupported", or when a change waits for a
+ * reset "enabled, disabled after reset" / "disabled, enabled after reset";
+ * "lost" for a lost GPU. */
+const char *gpu_mig_state_string(const struct gpu *gpu);
