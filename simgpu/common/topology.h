@@ -8,6 +8,7 @@
 #define SIM_UUID_MAX    96
 #define SIM_NAME_MAX    96
 #define SIM_PROFILE_MAX 32
+#define SIM_TOPOLOGY_ENV "SIMGPU_TOPOLOGY"
 
 /* A GPU-instance profile as nvmlDeviceGetGpuInstanceProfileInfo(V) reports it. */
 struct sim_profile {
@@ -19,6 +20,16 @@ struct sim_profile {
         unsigned long long memory_mib;
         unsigned sm_count;
         unsigned copy_engines;
+        unsigned decoders; /* the remaining engine counts default to 0 */
+        unsigned encoders;
+        unsigned jpegs;
+        unsigned ofas;
+};
+
+/* A compute process as nvmlDeviceGetComputeRunningProcesses reports it. */
+struct sim_process {
+        unsigned pid;
+        unsigned long long used_memory_mib;
 };
 
 struct sim_mig_device {
@@ -29,6 +40,13 @@ struct sim_mig_device {
         char profile[SIM_PROFILE_MAX]; /* as nvidia-smi -L prints it: "1c.2g.12gb" */
         unsigned sm_count;
         unsigned long long memory_mib;
+        /* derived from `profile`: "1c.2g.12gb" has 1 compute slice of a 2-slice GPU instance whose
+         * profile is the parent's "2g.12gb" entry */
+        unsigned gpu_instance_slices;
+        unsigned compute_instance_slices;
+        const struct sim_profile *gpu_instance_profile; /* points into the parent's profiles */
+        struct sim_process *processes;
+        size_t process_count;
 };
 
 struct sim_gpu {
@@ -36,6 +54,8 @@ struct sim_gpu {
         char uuid[SIM_UUID_MAX];
         char name[SIM_NAME_MAX]; /* "NVIDIA A30" */
         char pci_bus_id[32];     /* "00000000:17:00.0" */
+        unsigned pci_device_id;    /* nvmlPciInfo_t.pciDeviceId: device << 16 | 0x10de */
+        unsigned pci_subsystem_id; /* 0 when the topology gives none */
         unsigned minor;
         bool mig_supported;
         unsigned mig_current; /* 0 disabled, 1 enabled */
@@ -43,12 +63,15 @@ struct sim_gpu {
         unsigned long long memory_mib;
         unsigned sm_count;
         unsigned compute_mode; /* NVML compute mode constant */
+        bool persistence_mode;
         bool lost;             /* every call on this GPU answers GPU_IS_LOST */
         unsigned max_mig_devices; /* nvmlDeviceGetMaxMigDeviceCount; 0 with MIG off */
         struct sim_profile *profiles;
         size_t profile_count;
         struct sim_mig_device *mig_devices; /* ordered by slot */
         size_t mig_device_count;
+        struct sim_process *processes; /* on the whole GPU (MIG off); MIG devices have their own */
+        size_t process_count;
 };
 
 struct sim_topology {
@@ -63,6 +86,11 @@ struct sim_topology {
 /* Loads a topology from a file path. On failure returns a negative errno and writes one line
  * ("FILE:LINE:COLUMN: what is wrong") to `errbuf`. */
 int sim_topology_load(const char *path, struct sim_topology **ret, char *errbuf, size_t errlen);
+
+/* Parses a topology from memory (`len` bytes, no terminator needed); `name` stands for the file
+ * in messages and in topology->path. Same errors as sim_topology_load. */
+int sim_topology_parse(const char *text, size_t len, const char *name, struct sim_topology **ret,
+                       char *errbuf, size_t errlen);
 
 /* Loads the topology named by SIMGPU_TOPOLOGY (a file path; run resolves names to paths). */
 int sim_topology_load_env(struct sim_topology **ret, char *errbuf, size_t errlen);
