@@ -23,9 +23,8 @@ processes_under_test_dir() {
                 pid=${environ#/proc/}
                 pid=${pid%/environ}
                 [ "$pid" = "$$" ] && continue
-                if tr '\0' '\n' 2>/dev/null <"$environ" | grep -q "^CUDA_MPS_PIPE_DIRECTORY=$T/"; then
+                { tr '\0' '\n' <"$environ" | grep -q "^CUDA_MPS_PIPE_DIRECTORY=$T/"; } 2>/dev/null &&
                         echo "$pid"
-                fi
         done
 }
 
