@@ -1,0 +1,166 @@
+/* `mpsmig start`: one MPS control daemon per target, all started at once; a report per target
+ * (started, already running, recovered from stale, failed and why) as a table or JSON. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "cli/cli.h"
+#include "cli/lifecycle.h"
+#include "cli/output.h"
+#include "ops/ops.h"
+
+#define START_OUTCOMES 4
+
+static void count_outcomes(const struct start_result *results, size_t count,
+                           size_t counts[START_OUTCOMES])
+{
+        memset(counts, 0, START_OUTCOMES * sizeof(counts[0]));
+        for (size_t i = 0; i < count; i++)
+                counts[results[i].outcome]++;
+}
+
+static void print_summary(const struct ops_context *context, const struct start_result *results)
+{
+        size_t counts[START_OUTCOMES];
+        count_outcomes(results, context->target_count, counts);
+        printf("%zu target%s, layout %s in %s:", context->target_count,
+               context->target_count == 1 ? "" : "s", layout_kind_name(context->layout.kind),
+               context->layout.kind == LAYOUT_SEED ? LAYOUT_SEED_DIR : context->layout.runtime_dir);
+        const char *separator = " ";
+        for (int outcome = 0; outcome < START_OUTCOMES; outcome++)
+                if (counts[outcome]) {
+                        printf("%s%zu %s", separator, counts[outcome],
+                               start_outcome_string((enum start_outcome)outcome));
+                        separator = ", ";
+                }
+        printf("\n\n");
+}
+
+static int print_table(const struct ops_context *context, const struct start_result *results)
+{
+        static const struct table_column columns[] = {
+            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_LEFT},  {"RESULT", TABLE_LEFT},
+            {"PID", TABLE_RIGHT},   {"TIME", TABLE_RIGHT},
+        };
+        print_summary(context, results);
+        _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
+        if (!table)
+                return -ENOMEM;
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct start_result *result = &results[i];
+                char name[32];
+                lifecycle_target_name(result->target, name, sizeof(name));
+                table_cellf(table, "%s", name);
+                table_cellf(table, "%s", result->target->uuid);
+                if (result->outcome == START_RECOVERED && result->stale_pid > 0)
+                        table_cellf(table, "%s (pid %d had died)",
+                                    start_outcome_string(result->outcome), (int)result->stale_pid);
+                else
+                        table_cellf(table, "%s", start_outcome_string(result->outcome));
+                if (result->pid > 0)
+                        table_cellf(table, "%d", (int)result->pid);
+                else
+                        table_cellf(table, "-");
+                table_cellf(table, "%lld ms", result->elapsed_ms);
+        }
+        return table_print(table, stdout);
+}
+
+static int print_json(const struct ops_context *context, const struct start_result *results)
+{
+        json_t *targets = json_array();
+        for (size_t i = 0; targets && i < context->target_count; i++) {
+                const struct start_result *result = &results[i];
+                json_t *item = lifecycle_target_json(result->target, &result->paths);
+                bool failed = result->outcome == START_FAILED;
+                if (!item ||
+                    json_object_set_new(item, "result",
+                                        json_string(start_outcome_string(result->outcome))) < 0 ||
+                    json_object_set_new(item, "pid", lifecycle_pid_json(result->pid)) < 0 ||
+                    json_object_set_new(item, "stale_pid", lifecycle_pid_json(result->stale_pid)) <
+                        0 ||
+                    json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
+                    json_object_set_new(item, "error",
+                                        failed ? json_string(result->error.message) : json_null()) <
+                        0 ||
+                    json_array_append_new(targets, item) < 0) {
+                        json_decref(item);
+                        json_decref(targets);
+                        targets = NULL;
+                }
+        }
+        size_t counts[START_OUTCOMES];
+        count_outcomes(results, context->target_count, counts);
+        json_t *summary = json_pack(
+            "{s:I, s:I, s:I, s:I}", "started", (json_int_t)counts[START_STARTED], "already_running",
+            (json_int_t)counts[START_ALREADY_RUNNING], "recovered",
+            (json_int_t)counts[START_RECOVERED], "failed", (json_int_t)counts[START_FAILED]);
+        if (!targets || !summary) {
+                json_decref(targets);
+                json_decref(summary);
+                return -ENOMEM;
+        }
+        return lifecycle_print_json(context, "start", targets, summary);
+}
+
+static int start_run(int argc, char **argv)
+{
+        struct lifecycle_args args;
+        int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
+        if (status >= 0)
+                return status;
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        status = lifecycle_open(&args, &context);
+        if (status != EXIT_OK || context.target_count == 0)
+                return status;
+
+        _cleanup_free_ struct start_result *results =
+            calloc(context.target_count, sizeof(*results));
+        if (!results) {
+                cli_error("out of memory");
+                return EXIT_FAILURE_;
+        }
+        struct error err = {0};
+        int failed = ops_start(&context, results, &err);
+        if (failed < 0) {
+                cli_report(&err);
+                return EXIT_FAILURE_;
+        }
+        int r = args.json ? print_json(&context, results) : print_table(&context, results);
+        if (r < 0) {
+                cli_error("cannot write the report: %s", strerror(-r));
+                return EXIT_FAILURE_;
+        }
+        for (size_t i = 0; i < context.target_count; i++)
+                if (results[i].outcome == START_FAILED) {
+                        char name[32];
+                        lifecycle_target_name(results[i].target, name, sizeof(name));
+                        cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
+                                  results[i].target->uuid, results[i].error.message);
+                }
+        return failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+}
+
+const struct verb verb_start = {
+    .name = "start",
+    .summary = "Start one MPS control daemon per target, all at once",
+    .usage =
+        "Usage: mpsmig start [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
+        "                    [--timeout SECONDS] [--json] [TARGET...]\n"
+        "\n"
+        "Starts one MPS control daemon for every target (every MIG device, and every\n"
+        "whole GPU with --whole-gpus; or the TARGETs named: a UUID or a unique prefix,\n"
+        "GPU:GI:CI, a GPU index, a profile name), all at once, and waits until each\n"
+        "answers. A daemon already running is kept; one whose pid file outlived it is\n"
+        "cleaned up and started again. A device that another daemon already serves (the\n"
+        "seed scripts' in /tmp, say) is refused: two daemons on one device time-slice.\n"
+        "Starts and stops on one node take turns (a lock in the runtime folder).\n"
+        "\n"
+        "Options:\n" LIFECYCLE_OPTIONS_HELP "  --timeout SECONDS    How long each daemon may take "
+                                            "to answer (default 10)\n" LIFECYCLE_HELP_OPTION "\n"
+        "Exit status: 0 every target's daemon runs, 1 some failed (the others stay up;\n"
+        "the report says which and why), 2 usage error, bad runtime folder or no driver.\n",
+    .run = start_run,
+};

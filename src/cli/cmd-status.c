@@ -1,0 +1,317 @@
+/* `mpsmig status`: every target's daemon asked at once; a table that reads at a glance (state,
+ * pid, uptime, servers and their users, clients, default limits) or JSON, notes for what needs a
+ * hand, and an exit status for monitoring: 0 all up, 3 some down, 1 error. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "cli/cli.h"
+#include "cli/lifecycle.h"
+#include "cli/output.h"
+#include "ops/ops.h"
+
+#define DAEMON_STATES     5
+#define CLIENT_PIDS_SHOWN 4
+
+static void count_states(const struct status_result *results, size_t count,
+                         size_t counts[DAEMON_STATES])
+{
+        memset(counts, 0, DAEMON_STATES * sizeof(counts[0]));
+        for (size_t i = 0; i < count; i++)
+                counts[results[i].state]++;
+}
+
+static bool answered(const struct status_result *result)
+{
+        return result->state == DAEMON_RUNNING;
+}
+
+/* "8812 root, 8890 alice", or "-". */
+static void servers_cell(const struct status_result *result, char *buffer, size_t size)
+{
+        if (!answered(result) || result->server_count == 0) {
+                (void)snprintf(buffer, size, "-");
+                return;
+        }
+        size_t used = 0;
+        buffer[0] = '\0';
+        for (size_t s = 0; s < result->server_count && used < size; s++) {
+                int n = snprintf(buffer + used, size - used, "%s%d %s", s ? ", " : "",
+                                 (int)result->servers[s].pid, result->servers[s].user);
+                if (n < 0)
+                        break;
+                used += (size_t)n;
+        }
+}
+
+/* "0", or "2: 9001 9002", or "6: 9001 9002 9003 9004 ...". */
+static void clients_cell(const struct status_result *result, char *buffer, size_t size)
+{
+        if (!answered(result)) {
+                (void)snprintf(buffer, size, "-");
+                return;
+        }
+        int n = snprintf(buffer, size, "%zu", result->client_count);
+        size_t used = n > 0 ? (size_t)n : 0, shown = 0;
+        for (size_t s = 0; s < result->server_count; s++)
+                for (size_t c = 0; c < result->servers[s].client_count && used < size; c++) {
+                        if (shown == CLIENT_PIDS_SHOWN) {
+                                (void)snprintf(buffer + used, size - used, " ...");
+                                return;
+                        }
+                        n = snprintf(buffer + used, size - used, "%s%d", shown ? " " : ": ",
+                                     (int)result->servers[s].clients[c]);
+                        if (n < 0)
+                                return;
+                        used += (size_t)n;
+                        shown++;
+                }
+}
+
+static int print_table(const struct ops_context *context, const struct status_result *results)
+{
+        static const struct table_column columns[] = {
+            {"TARGET", TABLE_LEFT},  {"UUID", TABLE_LEFT},     {"STATE", TABLE_LEFT},
+            {"PID", TABLE_RIGHT},    {"UPTIME", TABLE_RIGHT},  {"SERVERS", TABLE_LEFT},
+            {"CLIENTS", TABLE_LEFT}, {"THREADS", TABLE_RIGHT}, {"PINNED", TABLE_RIGHT},
+        };
+        size_t counts[DAEMON_STATES];
+        count_states(results, context->target_count, counts);
+        printf("%zu target%s, layout %s in %s:", context->target_count,
+               context->target_count == 1 ? "" : "s", layout_kind_name(context->layout.kind),
+               context->layout.kind == LAYOUT_SEED ? LAYOUT_SEED_DIR : context->layout.runtime_dir);
+        const char *separator = " ";
+        for (int state = 0; state < DAEMON_STATES; state++)
+                if (counts[state]) {
+                        printf("%s%zu %s", separator, counts[state],
+                               daemon_state_string((enum daemon_state)state));
+                        separator = ", ";
+                }
+        printf("\n\n");
+
+        _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
+        if (!table)
+                return -ENOMEM;
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct status_result *result = &results[i];
+                char name[32], uptime[32], servers[256], clients[128];
+                lifecycle_target_name(result->target, name, sizeof(name));
+                servers_cell(result, servers, sizeof(servers));
+                clients_cell(result, clients, sizeof(clients));
+                bool alive =
+                    result->state == DAEMON_RUNNING || result->state == DAEMON_NOT_ANSWERING;
+                if (alive)
+                        lifecycle_format_uptime(result->uptime_seconds, uptime, sizeof(uptime));
+                else
+                        (void)snprintf(uptime, sizeof(uptime), "-");
+
+                table_cellf(table, "%s", name);
+                table_cellf(table, "%s", result->target->uuid);
+                table_cellf(table, "%s%s", daemon_state_string(result->state),
+                            result->other_count ? " (+another daemon)" : "");
+                if (result->pid > 0)
+                        table_cellf(table, "%d", (int)result->pid);
+                else
+                        table_cellf(table, "-");
+                table_cellf(table, "%s", uptime);
+                table_cellf(table, "%s", servers);
+                table_cellf(table, "%s", clients);
+                if (answered(result))
+                        table_cellf(table, "%.4g%%", result->default_thread_percentage);
+                else
+                        table_cellf(table, "-");
+                table_cellf(table, "%s",
+                            answered(result) && result->default_pinned_limit.set
+                                ? result->default_pinned_limit.text
+                                : "-");
+        }
+        return table_print(table, stdout);
+}
+
+static json_t *servers_json(const struct status_result *result)
+{
+        json_t *servers = json_array();
+        for (size_t s = 0; servers && s < result->server_count; s++) {
+                const struct status_server *server = &result->servers[s];
+                json_t *clients = json_array();
+                for (size_t c = 0; clients && c < server->client_count; c++)
+                        if (json_array_append_new(clients, json_integer(server->clients[c])) < 0) {
+                                json_decref(clients);
+                                clients = NULL;
+                        }
+                json_t *item =
+                    json_pack("{s:i, s:o, s:s?, s:o}", "pid", (int)server->pid, "uid",
+                              server->uid_known ? json_integer(server->uid) : json_null(), "user",
+                              server->uid_known ? server->user : NULL, "clients", clients);
+                if (!item || json_array_append_new(servers, item) < 0) {
+                        json_decref(servers);
+                        servers = NULL;
+                }
+        }
+        return servers;
+}
+
+static json_t *others_json(const struct status_result *result)
+{
+        json_t *others = json_array();
+        for (size_t o = 0; others && o < result->other_count; o++) {
+                const struct mps_daemon *other = &result->others[o];
+                json_t *item =
+                    json_pack("{s:i, s:i, s:s, s:s?}", "pid", (int)other->pid, "uid",
+                              (int)other->uid, "pipe_dir", other->pipe_dir, "visible_devices",
+                              other->has_visible_devices ? other->visible_devices : NULL);
+                if (!item || json_array_append_new(others, item) < 0) {
+                        json_decref(others);
+                        others = NULL;
+                }
+        }
+        return others;
+}
+
+static json_t *target_json(const struct status_result *result)
+{
+        json_t *item = lifecycle_target_json(result->target, &result->paths);
+        bool up = answered(result);
+        bool alive = up || result->state == DAEMON_NOT_ANSWERING;
+        const struct mps_pinned_limit *pinned = &result->default_pinned_limit;
+        json_t *limit = up && pinned->set ? json_pack("{s:s, s:I}", "text", pinned->text, "bytes",
+                                                      (json_int_t)pinned->bytes)
+                                          : json_null();
+        bool has_error = result->state == DAEMON_NOT_ANSWERING || result->state == DAEMON_ERROR;
+        if (!item ||
+            json_object_set_new(item, "state", json_string(daemon_state_string(result->state))) <
+                0 ||
+            json_object_set_new(item, "pid", lifecycle_pid_json(result->pid)) < 0 ||
+            json_object_set_new(item, "uptime_seconds",
+                                alive ? json_real(result->uptime_seconds) : json_null()) < 0 ||
+            json_object_set_new(item, "servers", up ? servers_json(result) : json_array()) < 0 ||
+            json_object_set_new(item, "client_count",
+                                up ? json_integer((json_int_t)result->client_count) : json_null()) <
+                0 ||
+            json_object_set_new(item, "default_active_thread_percentage",
+                                up ? json_real(result->default_thread_percentage) : json_null()) <
+                0 ||
+            json_object_set_new(item, "default_pinned_mem_limit", limit) < 0 ||
+            json_object_set_new(item, "default_client_priority",
+                                up ? json_integer(result->default_client_priority) : json_null()) <
+                0 ||
+            json_object_set_new(item, "other_daemons", others_json(result)) < 0 ||
+            json_object_set_new(item, "error",
+                                has_error ? json_string(result->error.message) : json_null()) < 0) {
+                json_decref(item);
+                return NULL;
+        }
+        return item;
+}
+
+static int print_json(const struct ops_context *context, const struct status_result *results)
+{
+        json_t *targets = json_array();
+        for (size_t i = 0; targets && i < context->target_count; i++)
+                if (json_array_append_new(targets, target_json(&results[i])) < 0) {
+                        json_decref(targets);
+                        targets = NULL;
+                }
+        size_t counts[DAEMON_STATES];
+        count_states(results, context->target_count, counts);
+        json_t *summary = json_pack(
+            "{s:I, s:I, s:I, s:I, s:I}", "running", (json_int_t)counts[DAEMON_RUNNING],
+            "not_running", (json_int_t)counts[DAEMON_NOT_RUNNING], "stale",
+            (json_int_t)counts[DAEMON_STALE], "not_answering",
+            (json_int_t)counts[DAEMON_NOT_ANSWERING], "error", (json_int_t)counts[DAEMON_ERROR]);
+        if (!targets || !summary) {
+                json_decref(targets);
+                json_decref(summary);
+                return -ENOMEM;
+        }
+        return lifecycle_print_json(context, "status", targets, summary);
+}
+
+/* One note on stderr for each thing a person should look at. */
+static void print_notes(const struct ops_context *context, const struct status_result *results)
+{
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct status_result *result = &results[i];
+                char name[32];
+                lifecycle_target_name(result->target, name, sizeof(name));
+                const char *uuid = result->target->uuid;
+                if (result->state == DAEMON_NOT_ANSWERING)
+                        cli_error("%s (%s): the MPS control daemon (pid %d) does not answer, it "
+                                  "may be hung (`mpsmig stop --force` ends it): %s",
+                                  name, uuid, (int)result->pid, result->error.message);
+                else if (result->state == DAEMON_ERROR)
+                        cli_error("%s (%s): %s", name, uuid, result->error.message);
+                else if (result->state == DAEMON_STALE)
+                        cli_error("%s (%s): the daemon's pid file names pid %d, which has died "
+                                  "(`mpsmig start` recovers, `mpsmig stop` cleans up)",
+                                  name, uuid, (int)result->pid);
+                for (size_t o = 0; o < result->other_count; o++)
+                        cli_error("%s (%s): another MPS control daemon (pid %d, pipe folder %s) "
+                                  "serves this device: two daemons on one device time-slice "
+                                  "instead of sharing it; stop one of them",
+                                  name, uuid, (int)result->others[o].pid,
+                                  result->others[o].pipe_dir);
+        }
+}
+
+static int status_run(int argc, char **argv)
+{
+        struct lifecycle_args args;
+        int status = lifecycle_parse(&verb_status, false, argc, argv, &args);
+        if (status >= 0)
+                return status;
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        status = lifecycle_open(&args, &context);
+        if (status != EXIT_OK || context.target_count == 0)
+                return status;
+
+        _cleanup_free_ struct status_result *results =
+            calloc(context.target_count, sizeof(*results));
+        if (!results) {
+                cli_error("out of memory");
+                return EXIT_FAILURE_;
+        }
+        struct error err = {0};
+        if (ops_status(&context, results, &err) < 0) {
+                cli_report(&err);
+                return EXIT_FAILURE_;
+        }
+        int r = args.json ? print_json(&context, results) : print_table(&context, results);
+        print_notes(&context, results);
+        size_t counts[DAEMON_STATES];
+        count_states(results, context.target_count, counts);
+        status_results_done(results, context.target_count);
+        if (r < 0) {
+                cli_error("cannot write the status: %s", strerror(-r));
+                return EXIT_FAILURE_;
+        }
+        if (counts[DAEMON_ERROR])
+                return EXIT_FAILURE_;
+        if (counts[DAEMON_RUNNING] < context.target_count)
+                return EXIT_DOWN;
+        return EXIT_OK;
+}
+
+const struct verb verb_status = {
+    .name = "status",
+    .summary = "Show every target's MPS control daemon: state, servers, clients, limits",
+    .usage = "Usage: mpsmig status [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
+             "                     [--timeout SECONDS] [--json] [TARGET...]\n"
+             "\n"
+             "Asks every target's MPS control daemon (or the TARGETs named) at once and shows\n"
+             "its state (running, not running, stale: its pid file outlived it, not\n"
+             "answering: alive but hung), pid, uptime, servers with their users, clients,\n"
+             "and the default active thread percentage and pinned memory limit. Notes on\n"
+             "stderr name what needs a hand, including another control daemon serving the\n"
+             "same device (for example one the seed scripts started in /tmp).\n"
+             "\n"
+             "Options:\n" LIFECYCLE_OPTIONS_HELP
+             "  --timeout SECONDS    How long a daemon may take to answer before it counts\n"
+             "                       as not answering (default 2)\n" LIFECYCLE_HELP_OPTION "\n"
+             "Exit status (for monitoring): 0 every daemon runs and answers, 3 some daemon is\n"
+             "not running, stale or not answering, 1 an error (a folder that could not be read\n"
+             "safely), 2 usage error, bad runtime folder or no driver.\n",
+    .run = status_run,
+};

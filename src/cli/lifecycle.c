@@ -1,0 +1,161 @@
+/* The command-line pieces `start`, `stop` and `status` share; see lifecycle.h. */
+#define _GNU_SOURCE
+#include "cli/lifecycle.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/output.h"
+#include "node/target_name.h"
+
+#define LIFECYCLE_SCHEMA_VERSION 1
+#define TIMEOUT_MAX_SECONDS      3600
+
+/* "10", "0.5": seconds, more than 0 and at most an hour, in milliseconds. */
+static int parse_timeout(const char *text, int *ret_ms)
+{
+        char *end = NULL;
+        errno = 0;
+        double seconds = strtod(text, &end);
+        if (errno != 0 || end == text || *end != '\0' || !isfinite(seconds) || seconds <= 0 ||
+            seconds > TIMEOUT_MAX_SECONDS)
+                return -EINVAL;
+        int ms = (int)(seconds * 1000 + 0.999); /* rounded up: 0.0001 s is 1 ms, not 0 */
+        *ret_ms = ms > 0 ? ms : 1;
+        return 0;
+}
+
+int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
+                    struct lifecycle_args *ret_args)
+{
+        enum { OPT_WHOLE = 256, OPT_LAYOUT, OPT_RUNTIME, OPT_TIMEOUT, OPT_JSON, OPT_FORCE };
+        static const struct option with_force[] = {
+            {"whole-gpus", no_argument, NULL, OPT_WHOLE},
+            {"layout", required_argument, NULL, OPT_LAYOUT},
+            {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"json", no_argument, NULL, OPT_JSON},
+            {"help", no_argument, NULL, 'h'},
+            {"force", no_argument, NULL, OPT_FORCE},
+            {0},
+        };
+        static const struct option without_force[] = {
+            {"whole-gpus", no_argument, NULL, OPT_WHOLE},
+            {"layout", required_argument, NULL, OPT_LAYOUT},
+            {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"json", no_argument, NULL, OPT_JSON},
+            {"help", no_argument, NULL, 'h'},
+            {0},
+        };
+        struct lifecycle_args args = {.options = {.layout_kind = LAYOUT_DEFAULT}};
+        int c;
+        while ((c = getopt_long(argc, argv, ":h", force ? with_force : without_force, NULL)) !=
+               -1) {
+                switch (c) {
+                case OPT_WHOLE:
+                        args.options.whole_gpus = true;
+                        break;
+                case OPT_LAYOUT:
+                        if (layout_kind_parse(optarg, &args.options.layout_kind) < 0)
+                                return cli_usage_error("%s: --layout takes 'default' or 'seed', "
+                                                       "not '%s'",
+                                                       verb->name, optarg);
+                        break;
+                case OPT_RUNTIME:
+                        if (!optarg[0])
+                                return cli_usage_error("%s: --runtime-dir needs a folder",
+                                                       verb->name);
+                        args.options.runtime_dir = optarg;
+                        break;
+                case OPT_TIMEOUT:
+                        if (parse_timeout(optarg, &args.options.timeout_ms) < 0)
+                                return cli_usage_error("%s: --timeout takes seconds, more than 0 "
+                                                       "and at most %d, not '%s'",
+                                                       verb->name, TIMEOUT_MAX_SECONDS, optarg);
+                        break;
+                case OPT_JSON:
+                        args.json = true;
+                        break;
+                case OPT_FORCE:
+                        args.options.force = true;
+                        break;
+                case 'h':
+                        return cli_verb_help(verb);
+                default:
+                        return cli_option_error(verb->name, c, argv);
+                }
+        }
+        args.options.names = argv + optind;
+        args.options.name_count = (size_t)(argc - optind);
+        *ret_args = args;
+        return -1;
+}
+
+int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_context)
+{
+        struct error err = {0};
+        enum ops_failure failure;
+        if (ops_context_open(&args->options, ret_context, &failure, &err) < 0) {
+                cli_report(&err);
+                return failure == OPS_FAILURE_OTHER ? EXIT_FAILURE_ : EXIT_USAGE;
+        }
+        if (ret_context->target_count == 0)
+                cli_error("no MPS targets: %s", args->options.whole_gpus
+                                                    ? "no MIG devices and no whole GPUs"
+                                                    : "no MIG devices (use --whole-gpus to "
+                                                      "manage whole GPUs)");
+        return EXIT_OK;
+}
+
+void lifecycle_target_name(const struct target *target, char *buffer, size_t size)
+{
+        if (target_short_name(target, buffer, size) < 0)
+                (void)snprintf(buffer, size, "?");
+}
+
+void lifecycle_format_uptime(double seconds, char *buffer, size_t size)
+{
+        unsigned long long s = seconds > 0 ? (unsigned long long)seconds : 0;
+        if (s < 60)
+                (void)snprintf(buffer, size, "%llus", s);
+        else if (s < 3600)
+                (void)snprintf(buffer, size, "%llum%02llus", s / 60, s % 60);
+        else if (s < 86400)
+                (void)snprintf(buffer, size, "%lluh%02llum", s / 3600, s % 3600 / 60);
+        else
+                (void)snprintf(buffer, size, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+}
+
+json_t *lifecycle_pid_json(pid_t pid)
+{
+        return pid > 0 ? json_integer(pid) : json_null();
+}
+
+json_t *lifecycle_target_json(const struct target *target, const struct layout_paths *paths)
+{
+        char name[32];
+        lifecycle_target_name(target, name, sizeof(name));
+        return json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "target", name, "uuid", target->uuid,
+                         "kind", target->kind == TARGET_MIG_DEVICE ? "mig_device" : "gpu",
+                         "pipe_dir", paths->pipe_dir[0] ? paths->pipe_dir : NULL, "log_dir",
+                         paths->log_dir[0] ? paths->log_dir : NULL);
+}
+
+int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
+                         json_t *summary)
+{
+        json_t *document =
+            json_pack("{s:i, s:s, s:s, s:s, s:o, s:o}", "schema_version", LIFECYCLE_SCHEMA_VERSION,
+                      "verb", verb, "layout", layout_kind_name(context->layout.kind), "runtime_dir",
+                      context->layout.runtime_dir, "targets", targets, "summary", summary);
+        if (!document)
+                return -ENOMEM;
+        int r = output_json(document, stdout);
+        json_decref(document);
+        return r;
+}

@@ -1,0 +1,52 @@
+/* What `start`, `stop` and `status` share on the command line: their common options, opening the
+ * node (with the exit status each failure deserves), and the words and JSON pieces their reports
+ * are made of. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "cli/cli.h"
+#include "ops/ops.h"
+
+/* The options every lifecycle verb takes, as `mpsmig VERB --help` lists them. */
+#define LIFECYCLE_OPTIONS_HELP                                                                     \
+        "  --whole-gpus         Also target every GPU whose MIG mode is disabled or unsupported\n" \
+        "  --layout KIND        default: <runtime folder>/<UUID>/{pipe,log}; seed: the seed\n"     \
+        "                       scripts' /tmp/mps_<UUID> and /tmp/mps_log_<UUID>\n"                \
+        "  --runtime-dir DIR    The runtime folder (default: $MPSMIG_RUNTIME_DIR, else\n"          \
+        "                       /run/mpsmig as root, $XDG_RUNTIME_DIR/mpsmig otherwise)\n"         \
+        "  --json               Print a JSON document (docs/json.md) instead of a table\n"
+#define LIFECYCLE_HELP_OPTION "  -h, --help           Show this help\n"
+
+struct lifecycle_args {
+        struct ops_options options;
+        bool json;
+};
+
+/* Parses `VERB [options] [TARGET...]`; `force` allows --force (stop). Returns -1 to go on, or
+ * the exit status to return at once (help shown, usage error reported). */
+int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
+                    struct lifecycle_args *ret_args);
+
+/* Opens the context, reporting a failure; returns EXIT_OK or the exit status for it. A node
+ * without targets gets a note on stderr (and *ret_context has none). */
+int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_context);
+
+/* "0:1:0" or "1". */
+void lifecycle_target_name(const struct target *target, char *buffer, size_t size);
+
+/* "12s", "5m03s", "2h05m", "3d04h". */
+void lifecycle_format_uptime(double seconds, char *buffer, size_t size);
+
+/* The fields every per-target JSON object starts with: target, uuid, kind, pipe_dir, log_dir.
+ * NULL when out of memory. */
+json_t *lifecycle_target_json(const struct target *target, const struct layout_paths *paths);
+
+/* The document's head: schema_version, verb, layout, runtime_dir; `targets` (stolen) and
+ * `summary` (stolen) appended. Prints it; 0 or a negative errno. */
+int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
+                         json_t *summary);
+
+/* A JSON integer, or null for 0. */
+json_t *lifecycle_pid_json(pid_t pid);

@@ -1,0 +1,154 @@
+/* What start, stop and status share: the node, its targets, the layout and the control program
+ * found once per invocation, the /proc scan of running daemons, and the thread pool that works
+ * on every target at once. */
+#define _GNU_SOURCE
+#include "ops/ops.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/cleanup.h"
+#include "driver/mps_control.h"
+#include "driver/nvml.h"
+#include "node/target_name.h"
+
+long long ops_now_ms(void)
+{
+        struct timespec now;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int fail(enum ops_failure *ret_failure, enum ops_failure failure, int r)
+{
+        *ret_failure = failure;
+        return r;
+}
+
+int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
+                     enum ops_failure *ret_failure, struct error *err)
+{
+        struct ops_context context = {.options = *options};
+        *ret_failure = OPS_FAILURE_NONE;
+        int r = layout_init(options->layout_kind, options->runtime_dir, &context.layout, err);
+        if (r < 0)
+                return fail(ret_failure, OPS_FAILURE_USAGE, r);
+
+        struct nvml *nvml = NULL;
+        r = nvml_open(&nvml, err);
+        if (r < 0)
+                return fail(ret_failure, OPS_FAILURE_DRIVER, r);
+        r = node_discover(nvml, &context.node, err);
+        nvml_close(nvml);
+        if (r < 0)
+                return fail(ret_failure, OPS_FAILURE_OTHER, r);
+
+        r = target_resolve(context.node, options->names, options->name_count, options->whole_gpus,
+                           false, &context.targets, &context.target_count, err);
+        if (r < 0) {
+                ops_context_done(&context);
+                return fail(ret_failure, OPS_FAILURE_USAGE, r);
+        }
+        r = mps_control_find(&context.program, err);
+        if (r < 0) {
+                ops_context_done(&context);
+                return fail(ret_failure, OPS_FAILURE_DRIVER, r);
+        }
+        *ret_context = context;
+        return 0;
+}
+
+void ops_context_done(struct ops_context *context)
+{
+        free(context->daemons);
+        free(context->program);
+        free(context->targets);
+        node_free(context->node);
+        memset(context, 0, sizeof(*context));
+}
+
+int ops_context_scan(struct ops_context *context, struct error *err)
+{
+        struct mps_daemon *daemons = NULL;
+        size_t count = 0;
+        int r = daemon_scan(&daemons, &count, err);
+        if (r < 0)
+                return r;
+        free(context->daemons);
+        context->daemons = daemons;
+        context->daemon_count = count;
+        return 0;
+}
+
+const struct mps_daemon *ops_daemon_on(const struct ops_context *context, const char *pipe_dir)
+{
+        for (size_t i = 0; i < context->daemon_count; i++)
+                if (daemon_uses_pipe_dir(&context->daemons[i], pipe_dir))
+                        return &context->daemons[i];
+        return NULL;
+}
+
+bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, int pipe_fd,
+                     struct mps_daemon *ret_daemon)
+{
+        const struct mps_daemon *found = ops_daemon_on(context, pipe_dir);
+        if (found) {
+                *ret_daemon = *found;
+                return true;
+        }
+        pid_t pid;
+        struct mps_daemon daemon;
+        if (pipe_fd < 0 || layout_read_pid(pipe_fd, &pid) < 0 || daemon_inspect(pid, &daemon) < 0 ||
+            daemon.environ_known)
+                return false;
+        *ret_daemon = daemon;
+        return true;
+}
+
+struct pool {
+        void (*work)(void *shared, size_t index);
+        void *shared;
+        size_t count;
+        atomic_size_t next;
+};
+
+static void *pool_worker(void *data)
+{
+        struct pool *pool = data;
+        for (;;) {
+                size_t index = atomic_fetch_add(&pool->next, 1);
+                if (index >= pool->count)
+                        return NULL;
+                pool->work(pool->shared, index);
+        }
+}
+
+void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared)
+{
+        struct pool pool = {.work = work, .shared = shared, .count = count};
+        atomic_init(&pool.next, 0);
+        size_t wanted = count < OPS_PARALLEL_MAX ? count : OPS_PARALLEL_MAX;
+        pthread_t threads[OPS_PARALLEL_MAX];
+        size_t started = 0;
+        /* Each worker mostly waits on children: 1 MiB of stack (not the default 8) is plenty,
+         * sanitizers included. */
+        pthread_attr_t attr;
+        bool have_attr = pthread_attr_init(&attr) == 0;
+        if (have_attr)
+                (void)pthread_attr_setstacksize(&attr, 1024 * 1024);
+        /* Never more workers than needed; the caller's thread works too, so that a failure to
+         * create threads only makes the work slower, never skips it. */
+        for (; started + 1 < wanted; started++)
+                if (pthread_create(&threads[started], have_attr ? &attr : NULL, pool_worker,
+                                   &pool) != 0)
+                        break;
+        if (have_attr)
+                (void)pthread_attr_destroy(&attr);
+        (void)pool_worker(&pool);
+        for (size_t i = 0; i < started; i++)
+                (void)pthread_join(threads[i], NULL);
+}

@@ -1,0 +1,198 @@
+/* The MPS lifecycle on a node: start, stop and status of one control daemon per target, each
+ * target worked on in parallel, start and stop serialised per node by the node lock. The cli
+ * prints what these return; nothing here prints. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+#include "driver/mps_answer.h"
+#include "node/daemon_scan.h"
+#include "node/layout.h"
+#include "node/node.h"
+
+#define OPS_START_TIMEOUT_MS_DEFAULT  10000 /* until a new daemon answers */
+#define OPS_STOP_TIMEOUT_MS_DEFAULT   10000 /* `quit -t`: how long clients get */
+#define OPS_STATUS_TIMEOUT_MS_DEFAULT 2000  /* a daemon slower than this is "not answering" */
+#define OPS_FORCE_QUIT_SECONDS        1     /* stop --force: `quit -t 1` */
+#define OPS_FORCE_WAIT_MS             2000  /* stop --force: then this long before escalating */
+#define OPS_ESCALATION_WAIT_MS        2000  /* after each escalation step */
+#define OPS_PARALLEL_MAX              64    /* targets worked on at once */
+
+/* What the user asked for, shared by start, stop and status. */
+struct ops_options {
+        enum layout_kind layout_kind;
+        const char *runtime_dir; /* --runtime-dir; NULL: $MPSMIG_RUNTIME_DIR or the default */
+        bool whole_gpus;
+        int timeout_ms;     /* 0: the verb's default */
+        bool force;         /* stop only */
+        char *const *names; /* TARGET arguments (target_name.h); none: every target */
+        size_t name_count;
+        int lock_timeout_ms; /* 0: NODE_LOCK_TIMEOUT_MS_DEFAULT */
+};
+
+/* Why ops_context_open failed, for the exit status. */
+enum ops_failure {
+        OPS_FAILURE_NONE,
+        OPS_FAILURE_USAGE,  /* a bad runtime folder, a TARGET that names nothing: exit 2 */
+        OPS_FAILURE_DRIVER, /* no usable NVIDIA driver: exit 2 */
+        OPS_FAILURE_OTHER,  /* exit 1 */
+};
+
+/* Everything a verb works from: the layout, the node and its chosen targets, the control
+ * program, and the control daemons running on the node when the verb began. */
+struct ops_context {
+        struct ops_options options;
+        struct layout layout;
+        struct node *node;
+        struct target *targets;
+        size_t target_count;
+        char *program; /* the control program's absolute path */
+        struct mps_daemon *daemons;
+        size_t daemon_count;
+};
+
+/* Fills the context: layout, NVML discovery, TARGET resolution, control program. The daemon scan
+ * is left to the verb (start and stop scan under the node lock). */
+int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
+                     enum ops_failure *ret_failure, struct error *err);
+void ops_context_done(struct ops_context *context);
+
+/* Scans /proc for control daemons into context->daemons (replacing an earlier scan). */
+int ops_context_scan(struct ops_context *context, struct error *err);
+
+/* The daemon listening on `pipe_dir`, or NULL. */
+const struct mps_daemon *ops_daemon_on(const struct ops_context *context, const char *pipe_dir);
+
+/* The daemon of a pipe folder: the scan's match, or else the live control daemon that the
+ * folder's pid file names when its environment cannot be read (another user's daemon, seen by a
+ * user: its pipe folder is unknown, the pid file vouches for it). `pipe_fd` may be -1. Fills
+ * *ret_daemon and returns true when there is one. */
+bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, int pipe_fd,
+                     struct mps_daemon *ret_daemon);
+
+/* Runs work(context, index, items) for every index below `count` on up to OPS_PARALLEL_MAX
+ * threads, and returns when all are done. */
+void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared);
+
+/* Milliseconds on CLOCK_MONOTONIC, for deadlines and durations. */
+long long ops_now_ms(void);
+
+/* ---- start ---- */
+
+enum start_outcome {
+        START_STARTED,
+        START_ALREADY_RUNNING,
+        START_RECOVERED, /* a pid file named a dead daemon: its leftovers were cleaned first */
+        START_FAILED,
+};
+
+struct start_result {
+        const struct target *target;
+        struct layout_paths paths;
+        enum start_outcome outcome;
+        pid_t pid;            /* the daemon, when running */
+        pid_t stale_pid;      /* START_RECOVERED: the dead daemon its pid file named */
+        long long elapsed_ms; /* this target's work, up to its daemon answering */
+        struct error error;   /* START_FAILED: why, in one sentence */
+};
+
+/*
+ * Starts a daemon on every target of the context that lacks one, all in parallel under the node
+ * lock, and waits (at most options.timeout_ms each) until each answers. `results` has
+ * context->target_count entries. Returns how many failed, or a negative errno (with `err`) when
+ * nothing could be tried (the runtime folder, the lock).
+ */
+int ops_start(struct ops_context *context, struct start_result *results, struct error *err);
+
+const char *start_outcome_string(enum start_outcome outcome);
+
+/* ---- stop ---- */
+
+enum stop_outcome {
+        STOP_STOPPED,
+        STOP_NOT_RUNNING,
+        STOP_STALE_CLEANED, /* a pid file named a dead daemon: its leftovers were removed */
+        STOP_FAILED,
+};
+
+/* The last step a stop needed. */
+enum stop_step {
+        STOP_STEP_NONE,
+        STOP_STEP_QUIT,     /* the daemon quit when asked */
+        STOP_STEP_SHUTDOWN, /* after shutdown_server of each of its servers */
+        STOP_STEP_SIGTERM,
+        STOP_STEP_SIGKILL,
+};
+
+struct stop_result {
+        const struct target *target;
+        struct layout_paths paths;
+        enum stop_outcome outcome;
+        enum stop_step step;
+        pid_t pid;                /* the daemon stopped, or the stale pid */
+        unsigned folders_removed; /* made by mpsmig */
+        unsigned folders_left;    /* not made by mpsmig (the seed scripts'): left in place */
+        long long elapsed_ms;
+        struct error error; /* STOP_FAILED: why; otherwise a note or empty */
+};
+
+/*
+ * Stops the daemon of every target in parallel under the node lock: `quit -t` (options.timeout_ms
+ * rounded up to seconds), a wait for its pid to exit (that long plus OPS_ESCALATION_WAIT_MS), then
+ * shutdown_server for each server, SIGTERM, SIGKILL, each followed by OPS_ESCALATION_WAIT_MS,
+ * signalling only a pid proven to be that daemon (or its servers). With `force`: `quit -t
+ * OPS_FORCE_QUIT_SECONDS`, OPS_FORCE_WAIT_MS, then the signals. Then removes the folders mpsmig
+ * made. Returns how many failed, or a negative errno.
+ */
+int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err);
+
+const char *stop_outcome_string(enum stop_outcome outcome);
+const char *stop_step_string(enum stop_step step);
+
+/* ---- status ---- */
+
+enum daemon_state {
+        DAEMON_RUNNING,
+        DAEMON_NOT_RUNNING,
+        DAEMON_STALE,         /* its pid file names a process that is gone */
+        DAEMON_NOT_ANSWERING, /* alive, but a query did not come back in time */
+        DAEMON_ERROR,         /* its folders could not be read safely: see the error */
+};
+
+struct status_server {
+        pid_t pid;
+        uid_t uid;
+        bool uid_known;
+        char user[64]; /* the uid's name, or the number */
+        pid_t *clients;
+        size_t client_count;
+};
+
+struct status_result {
+        const struct target *target;
+        struct layout_paths paths;
+        enum daemon_state state;
+        pid_t pid;             /* the daemon (or the stale pid) */
+        double uptime_seconds; /* running or not answering */
+        struct status_server *servers;
+        size_t server_count;
+        size_t client_count; /* over every server */
+        double default_thread_percentage;
+        struct mps_pinned_limit default_pinned_limit;
+        int default_client_priority;
+        /* Other control daemons that serve this target's device from another pipe folder. */
+        struct mps_daemon *others;
+        size_t other_count;
+        struct error error; /* not answering / error: why */
+};
+
+/* Asks every target's daemon in parallel, without the node lock (status changes nothing).
+ * `results` has context->target_count entries; free them with status_results_done(). Returns 0
+ * or a negative errno when nothing could be asked. */
+int ops_status(struct ops_context *context, struct status_result *results, struct error *err);
+void status_results_done(struct status_result *results, size_t count);
+
+const char *daemon_state_string(enum daemon_state state);
