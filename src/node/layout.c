@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -121,6 +122,14 @@ static int check_pipe_length(const char *pipe_dir, const char *runtime_dir, stru
                          len - MPS_CONTROL_PIPE_DIR_MAX, runtime_dir, LAYOUT_RUNTIME_DIR_ENV);
 }
 
+/* Whether root manages this node's daemons in /run/mpsmig: then users find them there by
+ * default (status, env, run), instead of in a private folder of their own that holds none. */
+static bool system_runtime_dir_exists(void)
+{
+        struct stat st;
+        return lstat(LAYOUT_RUNTIME_DIR_ROOT, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0;
+}
+
 int layout_init(enum layout_kind kind, const char *runtime_dir_option, struct layout *ret_layout,
                 struct error *err)
 {
@@ -131,7 +140,7 @@ int layout_init(enum layout_kind kind, const char *runtime_dir_option, struct la
                 (void)snprintf(chosen, sizeof(chosen), "%s", runtime_dir_option);
         } else if (from_env && from_env[0]) {
                 (void)snprintf(chosen, sizeof(chosen), "%s", from_env);
-        } else if (geteuid() == 0) {
+        } else if (geteuid() == 0 || system_runtime_dir_exists()) {
                 (void)snprintf(chosen, sizeof(chosen), "%s", LAYOUT_RUNTIME_DIR_ROOT);
         } else {
                 const char *xdg = getenv("XDG_RUNTIME_DIR");

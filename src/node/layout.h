@@ -10,7 +10,7 @@
 #include "base/error.h"
 
 #define LAYOUT_RUNTIME_DIR_ENV  "MPSMIG_RUNTIME_DIR"
-#define LAYOUT_RUNTIME_DIR_ROOT "/run/mpsmig" /* when running as root */
+#define LAYOUT_RUNTIME_DIR_ROOT "/run/mpsmig" /* as root, and for users once root made it */
 #define LAYOUT_RUNTIME_DIR_USER "mpsmig"      /* under $XDG_RUNTIME_DIR otherwise */
 #define LAYOUT_SEED_DIR         "/tmp"        /* the seed scripts' literal folder */
 #define LAYOUT_SEED_PIPE_PREFIX "mps_"
@@ -47,7 +47,8 @@ const char *layout_kind_name(enum layout_kind kind);
 
 /*
  * Chooses the runtime folder: `runtime_dir_option` (--runtime-dir) when given, else
- * $MPSMIG_RUNTIME_DIR, else /run/mpsmig as root, else $XDG_RUNTIME_DIR/mpsmig; -ENOENT with a
+ * $MPSMIG_RUNTIME_DIR, else /run/mpsmig as root or when root made it (so users reach the node's
+ * daemons), else $XDG_RUNTIME_DIR/mpsmig; -ENOENT with a
  * message when none applies. A relative folder is taken from the current folder. Checks that
  * the pipe folders of this layout fit a unix socket path (-ENAMETOOLONG, naming the limit and
  * the folder's length) so that nothing is started in a folder the daemon cannot bind in.

@@ -2,15 +2,6 @@
 # runs only *.sh). Each test gets a private copy of a topology whose UUIDs are its own, so that
 # daemons of tests running at the same time never serve the same simulated device.
 
-# private_topology NAME: copies topologies/NAME.json to $T with this test's own UUID endings and
-# prints its path.
-private_topology() {
-        suffix=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-        sed -E "s/((GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{12}/\1$suffix/g" \
-                "$TOPOLOGIES/$1.json" >"$T/$1.json"
-        echo "$T/$1.json"
-}
-
 # use_topology NAME: sets $topology, $uuids (the MIG UUIDs in nvidia-smi order) and UUID0..N.
 use_topology() {
         topology=$(private_topology "$1")

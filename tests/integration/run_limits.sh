@@ -5,15 +5,6 @@
 # through; on a MIG instance the probe sees the instance, and the client is in its daemon's list.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
-# private_topology NAME: a copy of a shipped topology whose UUIDs end in this test's own 12 hex
-# digits, so that daemons of tests running at the same time never serve the same device.
-private_topology() {
-        suffix=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-        sed -E "s/((GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{12}/\1$suffix/g" \
-                "$TOPOLOGIES/$1.json" >"$T/$1.json"
-        echo "$T/$1.json"
-}
-
 # field NAME: the value of "  NAME: value" in the probe's output ($out).
 field() { printf '%s\n' "$out" | sed -n "s/^ *$1: //p" | head -1; }
 

@@ -4,15 +4,6 @@
 # and the command that fixes it, and the program does not run; `auto` skips such daemons.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
-# private_topology NAME: a copy of a shipped topology whose UUIDs end in this test's own 12 hex
-# digits, so that daemons of tests running at the same time never serve the same device.
-private_topology() {
-        suffix=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-        sed -E "s/((GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{12}/\1$suffix/g" \
-                "$TOPOLOGIES/$1.json" >"$T/$1.json"
-        echo "$T/$1.json"
-}
-
 topology=$(private_topology a30-seed)
 m() { sim "$topology" "$MPSMIG" "$@"; }
 uuid() { grep -oE "MIG-$1[0-9a-f-]{28}" "$topology"; }
