@@ -14,6 +14,7 @@
 #include "base/cleanup.h"
 #include "driver/mps_control.h"
 #include "driver/nvml.h"
+#include "node/lock.h"
 #include "node/target_name.h"
 
 long long ops_now_ms(void)
@@ -81,6 +82,27 @@ int ops_context_scan(struct ops_context *context, struct error *err)
         free(context->daemons);
         context->daemons = daemons;
         context->daemon_count = count;
+        return 0;
+}
+
+int ops_context_lock(struct ops_context *context, int *ret_runtime_fd, int *ret_lock_fd,
+                     struct error *err)
+{
+        _cleanup_close_ int runtime_fd = -1;
+        int r = layout_open_runtime_dir(&context->layout, true, &runtime_fd, err);
+        if (r < 0)
+                return r;
+        int lock_timeout = context->options.lock_timeout_ms > 0 ? context->options.lock_timeout_ms
+                                                                : NODE_LOCK_TIMEOUT_MS_DEFAULT;
+        _cleanup_close_ int lock_fd = -1;
+        r = node_lock_acquire(runtime_fd, context->layout.runtime_dir, lock_timeout, &lock_fd, err);
+        if (r < 0)
+                return r;
+        r = ops_context_scan(context, err);
+        if (r < 0)
+                return r;
+        *ret_runtime_fd = TAKE_FD(runtime_fd);
+        *ret_lock_fd = TAKE_FD(lock_fd);
         return 0;
 }
 

@@ -63,6 +63,12 @@ void ops_context_done(struct ops_context *context);
 /* Scans /proc for control daemons into context->daemons (replacing an earlier scan). */
 int ops_context_scan(struct ops_context *context, struct error *err);
 
+/* Takes the node lock in the runtime folder (made if missing), then scans /proc, so that what
+ * start and stop decide from the scan holds until they let go. The lock is held while *ret_lock_fd
+ * stays open; *ret_runtime_fd is the runtime folder. */
+int ops_context_lock(struct ops_context *context, int *ret_runtime_fd, int *ret_lock_fd,
+                     struct error *err);
+
 /* The daemon listening on `pipe_dir`, or NULL. */
 const struct mps_daemon *ops_daemon_on(const struct ops_context *context, const char *pipe_dir);
 

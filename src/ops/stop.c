@@ -11,7 +11,6 @@
 
 #include "base/cleanup.h"
 #include "driver/mps_control.h"
-#include "node/lock.h"
 #include "ops/ops.h"
 
 #define QUIT_ANSWER_MS 2000 /* `quit` itself returns in milliseconds; a daemon slower is hung */
@@ -231,17 +230,8 @@ static void stop_one(void *shared, size_t index)
 int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err)
 {
         memset(results, 0, context->target_count * sizeof(*results));
-        _cleanup_close_ int runtime_fd = -1;
-        int r = layout_open_runtime_dir(&context->layout, true, &runtime_fd, err);
-        if (r < 0)
-                return r;
-        int lock_timeout = context->options.lock_timeout_ms > 0 ? context->options.lock_timeout_ms
-                                                                : NODE_LOCK_TIMEOUT_MS_DEFAULT;
-        _cleanup_close_ int lock_fd = -1;
-        r = node_lock_acquire(runtime_fd, context->layout.runtime_dir, lock_timeout, &lock_fd, err);
-        if (r < 0)
-                return r;
-        r = ops_context_scan(context, err);
+        _cleanup_close_ int runtime_fd = -1, lock_fd = -1;
+        int r = ops_context_lock(context, &runtime_fd, &lock_fd, err);
         if (r < 0)
                 return r;
 
