@@ -118,7 +118,8 @@ static int parse_pid(const char *text, pid_t *ret)
         return 0;
 }
 
-/* A live server named by a PID argument, or NULL after answering `Server PID not found`. */
+/* A live server named by a PID argument, or NULL after answering `Server <PID> not found`, the
+ * pid as given (driver 580, docs/hardware/2026-11-25/mps_control_unknowns.txt). */
 static struct mps_server *server_argument(struct mps_daemon *daemon, const char *text,
                                           struct mps_answer *answer)
 {
@@ -128,7 +129,7 @@ static struct mps_server *server_argument(struct mps_daemon *daemon, const char 
         if (parse_pid(text, &pid) == 0)
                 server = mps_server_find(daemon, pid);
         if (!server)
-                mps_answer_printf(answer, "Server PID not found\n");
+                mps_answer_printf(answer, "Server %s not found\n", text ? text : "");
         return server;
 }
 

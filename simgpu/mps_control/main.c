@@ -103,7 +103,7 @@ static int client_mode(void)
 
         fd = mps_wire_connect(pipe_directory());
         if (fd < 0) {
-                fputs(no_daemon_message, stdout);
+                fputs(no_daemon_message, stderr);
                 return 1;
         }
 
@@ -120,7 +120,7 @@ static int client_mode(void)
                 if (r < 0) {
                         /* After quit the daemon may be gone before the next line. */
                         if (!quit_sent) {
-                                fputs(no_daemon_message, stdout);
+                                fputs(no_daemon_message, stderr);
                                 exit_status = 1;
                         }
                         break;

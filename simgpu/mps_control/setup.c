@@ -231,7 +231,7 @@ static int take_lock(struct mps_daemon *daemon)
         (void)fchmod(daemon->lock_fd, 0666);
         if (flock(daemon->lock_fd, LOCK_EX | LOCK_NB) < 0) {
                 if (errno == EWOULDBLOCK)
-                        fputs("An instance of this daemon is already running\n", stderr);
+                        fputs("An instance of this daemon is already running\n", stdout);
                 else
                         fprintf(stderr, "Cannot lock %s: %s\n", path, strerror(errno));
                 return 1;

@@ -59,6 +59,26 @@ static bool line_is(const struct line *l, const char *literal)
         return l->len == strlen(literal) && memcmp(l->p, literal, l->len) == 0;
 }
 
+/* "Server PID not found" as the facts sheet wrote it, and "Server 1234 not found" (optionally with
+ * "!") as driver 580 prints it for an unknown server pid (docs/driver-facts.md). */
+static bool line_is_server_not_found(const struct line *l)
+{
+        static const char head[] = "Server ", tail[] = " not found";
+        if (line_is(l, MPS_TEXT_SERVER_NOT_FOUND))
+                return true;
+        size_t len = l->len;
+        if (len > 0 && l->p[len - 1] == '!')
+                len--;
+        size_t head_len = strlen(head), tail_len = strlen(tail);
+        if (len <= head_len + tail_len || memcmp(l->p, head, head_len) != 0 ||
+            memcmp(l->p + len - tail_len, tail, tail_len) != 0)
+                return false;
+        for (size_t i = head_len; i < len - tail_len; i++)
+                if (l->p[i] < '0' || l->p[i] > '9')
+                        return false;
+        return true;
+}
+
 /* Writes the line printable into buf (escaping what is not), cut at MPS_ANSWER_LINE_QUOTE_MAX. */
 static const char *quote(const char *p, size_t len, char *buf, size_t size)
 {
@@ -204,7 +224,7 @@ int mps_answer_pid_list(const char *command, const char *text, size_t size, pid_
         struct line l;
         while (next_line(&lr, &l)) {
                 pid_t pid;
-                if (line_is(&l, MPS_TEXT_SERVER_NOT_FOUND))
+                if (line_is_server_not_found(&l))
                         return error_set(err, MPS_ANSWER_NOT_FOUND,
                                          "the MPS control daemon has no such server (it answered "
                                          "'%s' with \"%s\")",
@@ -395,7 +415,7 @@ int mps_answer_percentage(const char *command, const char *text, size_t size, do
         double value;
         if (!next_line(&lr, &l))
                 return missing(err, command, "a percentage");
-        if (line_is(&l, MPS_TEXT_SERVER_NOT_FOUND))
+        if (line_is_server_not_found(&l))
                 return error_set(err, MPS_ANSWER_NOT_FOUND,
                                  "the MPS control daemon has no such server (it answered '%s' "
                                  "with \"%s\")",
@@ -450,7 +470,7 @@ int mps_answer_pinned_limit(const char *command, const char *text, size_t size,
         struct line l;
         struct mps_pinned_limit limit = {0};
         if (next_line(&lr, &l)) {
-                if (line_is(&l, MPS_TEXT_SERVER_NOT_FOUND))
+                if (line_is_server_not_found(&l))
                         return error_set(err, MPS_ANSWER_NOT_FOUND,
                                          "the MPS control daemon has no such server (it answered "
                                          "'%s' with \"%s\")",
@@ -510,7 +530,7 @@ int mps_answer_server_status(const char *text, size_t size, enum mps_server_stat
                 status = MPS_SERVER_INITIALIZING;
         else if (line_is(&l, "FAULT"))
                 status = MPS_SERVER_FAULT;
-        else if (line_is(&l, MPS_TEXT_SERVER_NOT_FOUND))
+        else if (line_is_server_not_found(&l))
                 return error_set(err, MPS_ANSWER_NOT_FOUND,
                                  "the MPS control daemon has no such server (it answered '%s' "
                                  "with \"%s\")",
@@ -532,7 +552,7 @@ int mps_answer_empty(const char *command, const char *text, size_t size, struct 
         struct line l;
         if (!next_line(&lr, &l))
                 return 0;
-        if (line_is(&l, MPS_TEXT_SERVER_NOT_FOUND))
+        if (line_is_server_not_found(&l))
                 return error_set(err, MPS_ANSWER_NOT_FOUND,
                                  "the MPS control daemon has no such server (it answered '%s' "
                                  "with \"%s\")",

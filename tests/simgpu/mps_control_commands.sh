@@ -39,8 +39,8 @@ check_eq "overview without a server" "Server not found
 check_eq "overview: status 0" 0 "$rc"
 check_contains "unset pinned limit is logged" "No default pinned memory limit set for the device!" "$(cat "$T/log/control.log")"
 ask 'get_server_status 4242\nget_client_list 4242\n'
-check_eq "unknown server PID" "Server PID not found
-Server PID not found" "$out"
+check_eq "unknown server PID" "Server 4242 not found
+Server 4242 not found" "$out"
 check_eq "unknown server PID: status 0" 0 "$rc"
 
 # --- thread percentage: accepted in (0,100], anything else prints the unchanged value
@@ -124,7 +124,7 @@ check_eq "after shutdown_server" "Server not found" "$out"
 check_contains "control.log: shutdown" "Try shutting down server $server" "$(cat "$T/log/control.log")"
 check_contains "control.log: server exit" "Server $server exited with status 0" "$(cat "$T/log/control.log")"
 ask "shutdown_server $server\n"
-check_eq "shutdown_server of a gone server" "Server PID not found" "$out"
+check_eq "shutdown_server of a gone server" "Server $server not found" "$out"
 
 # --- quit stops servers too
 ask 'start_server -uid 1000\nget_server_list\n'

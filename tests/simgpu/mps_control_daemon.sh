@@ -30,7 +30,7 @@ mode_of() { stat -c %A "$1" 2>/dev/null; }
 
 # --- no daemon yet
 ask 'get_server_list\n'
-check_eq "client without a daemon: message" "Cannot find MPS control daemon process" "$out"
+check_eq "client without a daemon: message" "Cannot find MPS control daemon process" "$err"
 check_eq "client without a daemon: status 1" 1 "$rc"
 
 ctl -h
@@ -84,7 +84,7 @@ first=$(head -n1 "$T/log/control.log")
 # --- a second -d on the same folder
 ctl -d
 check_eq "second -d: status 1" 1 "$rc"
-check_eq "second -d: message" "An instance of this daemon is already running" "$err"
+check_eq "second -d: message" "An instance of this daemon is already running" "$out"
 alive "$pid" && pass "first daemon still runs" || fail "first daemon still runs"
 
 # --- client mode
@@ -119,7 +119,7 @@ wait_gone "$pid" && pass "daemon exits after quit" || fail "daemon exits after q
 check_contains "control.log: quit" "quit command issued" "$(cat "$T/log/control.log")"
 check_contains "control.log: exit" "Exit with status 0" "$(cat "$T/log/control.log")"
 ask 'get_server_list\n'
-check_eq "after quit: no daemon" "Cannot find MPS control daemon process" "$out"
+check_eq "after quit: no daemon" "Cannot find MPS control daemon process" "$err"
 check_eq "after quit: status 1" 1 "$rc"
 
 # --- kill -9 leaves a stale folder; -d over it starts normally
@@ -134,7 +134,7 @@ for f in control control_lock control_privileged log nvidia-cuda-mps-control.pid
         [ -e "$T/pipe/$f" ] && pass "stale after kill -9: $f" || fail "stale after kill -9: $f"
 done
 ask 'get_server_list\n'
-check_eq "stale pid file: no daemon" "Cannot find MPS control daemon process" "$out"
+check_eq "stale pid file: no daemon" "Cannot find MPS control daemon process" "$err"
 check_eq "stale pid file: status 1" 1 "$rc"
 ctl -d
 check_eq "-d over a stale folder: status 0" 0 "$rc"
@@ -147,7 +147,7 @@ wait_gone "$pid2" && pass "SIGTERM ends the daemon" || fail "SIGTERM ends the da
 [ -e "$T/pipe/nvidia-cuda-mps-control.pid" ] && [ -p "$T/pipe/log" ] &&
         pass "SIGTERM leaves the pid file and fifo" || fail "SIGTERM leaves the pid file and fifo"
 ask 'get_server_list\n'
-check_eq "after SIGTERM: no daemon" "Cannot find MPS control daemon process" "$out"
+check_eq "after SIGTERM: no daemon" "Cannot find MPS control daemon process" "$err"
 
 # --- -f: foreground, log lines on stdout, exit 0 after quit; 143 after SIGTERM
 "$SIMRUN" a30-seed -- nvidia-cuda-mps-control -f >"$T/f.out" 2>&1 &

@@ -48,7 +48,7 @@ check_eq "unknown UUID: status 100" 100 "$rc"
 [ ! -e "$T/pipe/nvidia-cuda-mps-control.pid" ] && pass "unknown UUID: no pid file" || fail "unknown UUID: no pid file"
 check_eq "unknown UUID: no daemon" "" "$(daemons_for "$T/pipe")"
 ask 'get_server_list\n'
-check_eq "unknown UUID: a client finds no daemon" "Cannot find MPS control daemon process" "$out"
+check_eq "unknown UUID: a client finds no daemon" "Cannot find MPS control daemon process" "$err"
 CUDA_VISIBLE_DEVICES=MIG-ffffffff-5cf2-5ea2-8297-789695656dc0 ctl -d
 check_eq "unknown MIG UUID: status 100" 100 "$rc"
 sim no-gpu nvidia-cuda-mps-control -d

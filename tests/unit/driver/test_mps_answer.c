@@ -58,6 +58,9 @@ static void test_pid_list_refusals(void **state)
                                              &count, &err),
                          MPS_ANSWER_NOT_FOUND);
         assert_message_has(&err, "get_client_list");
+        assert_int_equal(mps_answer_pid_list("get_client_list", S("Server 4242 not found\n"), &pids,
+                                             &count, &err),
+                         MPS_ANSWER_NOT_FOUND);
         assert_int_equal(mps_answer_pid_list("get_server_list",
                                              S("Cannot find MPS control daemon process\n"), &pids,
                                              &count, &err),
@@ -269,6 +272,15 @@ static void test_priority_and_status(void **state)
         assert_int_equal(s, MPS_SERVER_FAULT);
         assert_int_equal(mps_answer_server_status(S("Server PID not found\n"), &s, &err),
                          MPS_ANSWER_NOT_FOUND);
+        /* driver 580 names the pid (docs/hardware/2026-11-25/mps_control_unknowns.txt) */
+        assert_int_equal(mps_answer_server_status(S("Server 1 not found\n"), &s, &err),
+                         MPS_ANSWER_NOT_FOUND);
+        assert_int_equal(mps_answer_server_status(S("Server 1 not found!\n"), &s, &err),
+                         MPS_ANSWER_NOT_FOUND);
+        assert_int_equal(mps_answer_server_status(S("Server x not found\n"), &s, &err),
+                         MPS_ANSWER_MALFORMED);
+        assert_int_equal(mps_answer_server_status(S("Server  not found\n"), &s, &err),
+                         MPS_ANSWER_MALFORMED);
         assert_int_equal(mps_answer_server_status(S("active\n"), &s, &err), MPS_ANSWER_MALFORMED);
         assert_message_has(&err, "\"active\"");
         assert_int_equal(mps_answer_server_status(S(""), &s, &err), MPS_ANSWER_MALFORMED);
