@@ -7,9 +7,9 @@ FUZZ_SECONDS ?= 15
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-                  clang libclang-rt-14-dev procps util-linux
+                  clang libclang-rt-14-dev clang-format procps util-linux git
 
-.PHONY: all deps build asan fuzz demo check test install clean
+.PHONY: all deps build asan fuzz demo check test format-check install clean
 
 all: build
 
@@ -41,8 +41,16 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# Every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target briefly.
-check: build asan
+# The C sources follow .clang-format; this lists every file that does not.
+format-check: deps
+	@bad=$$(for f in $$(git ls-files '*.c' '*.h'); do \
+		clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
+	if [ -n "$$bad" ]; then echo "not formatted (run clang-format -i):" $$bad; exit 1; fi; \
+	echo "format: every C file follows .clang-format"
+
+# Format, then every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target
+# briefly.
+check: format-check build asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) fuzz
