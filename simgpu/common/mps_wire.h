@@ -28,7 +28,7 @@
  *       A refusal answers with a non-zero status and a one-line reason.
  */
 
-#define MPS_WIRE_SOCKET_NAME "control"
+#define MPS_WIRE_SOCKET_NAME     "control"
 #define MPS_WIRE_INTERNAL_PREFIX "simgpu_"
 
 /* Connects to <pipe_dir>/control. Returns a CLOEXEC fd or a negative errno. */

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SIM_UUID_MAX    96
-#define SIM_NAME_MAX    96
-#define SIM_PROFILE_MAX 32
+#define SIM_UUID_MAX     96
+#define SIM_NAME_MAX     96
+#define SIM_PROFILE_MAX  32
 #define SIM_TOPOLOGY_ENV "SIMGPU_TOPOLOGY"
 
 /* A GPU-instance profile as nvmlDeviceGetGpuInstanceProfileInfo(V) reports it. */
@@ -52,8 +52,8 @@ struct sim_mig_device {
 struct sim_gpu {
         unsigned index;
         char uuid[SIM_UUID_MAX];
-        char name[SIM_NAME_MAX]; /* "NVIDIA A30" */
-        char pci_bus_id[32];     /* "00000000:17:00.0" */
+        char name[SIM_NAME_MAX];   /* "NVIDIA A30" */
+        char pci_bus_id[32];       /* "00000000:17:00.0" */
         unsigned pci_device_id;    /* nvmlPciInfo_t.pciDeviceId: device << 16 | 0x10de */
         unsigned pci_subsystem_id; /* 0 when the topology gives none */
         unsigned minor;
@@ -64,7 +64,7 @@ struct sim_gpu {
         unsigned sm_count;
         unsigned compute_mode; /* NVML compute mode constant */
         bool persistence_mode;
-        bool lost;             /* every call on this GPU answers GPU_IS_LOST */
+        bool lost;                /* every call on this GPU answers GPU_IS_LOST */
         unsigned max_mig_devices; /* nvmlDeviceGetMaxMigDeviceCount; 0 with MIG off */
         struct sim_profile *profiles;
         size_t profile_count;
@@ -75,8 +75,8 @@ struct sim_gpu {
 };
 
 struct sim_topology {
-        char path[4096];        /* the file it was read from */
-        bool driver_loaded;     /* false: nvmlInit answers DRIVER_NOT_LOADED */
+        char path[4096];         /* the file it was read from */
+        bool driver_loaded;      /* false: nvmlInit answers DRIVER_NOT_LOADED */
         char driver_version[80]; /* "580.159.04" */
         int cuda_driver_version; /* 13000 */
         struct sim_gpu *gpus;

@@ -12,7 +12,7 @@ struct error {
 /* Records a message (printf-style) and returns `code` (a negative errno) so callers can write
  * `return error_set(err, -EIO, "...")`. `err` may be NULL: then only the code is returned. */
 int error_set(struct error *err, int code, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepends context to an existing message: "context: old message". Returns err->code. */
 int error_prefix(struct error *err, const char *format, ...) __attribute__((format(printf, 2, 3)));

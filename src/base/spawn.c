@@ -222,8 +222,8 @@ static int setup_spawn(int in_child, int out_child, int err_child,
         if (in_child >= 0)
                 r = posix_spawn_file_actions_adddup2(actions, in_child, STDIN_FILENO);
         else
-                r = posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null",
-                                                     O_RDONLY, 0);
+                r = posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY,
+                                                     0);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(actions, out_child, STDOUT_FILENO);
         if (r == 0)
@@ -341,16 +341,16 @@ int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, st
             o->timeout_ms <= 0 || (o->stdin_size > 0 && !o->stdin_data))
                 return error_set(err, -EINVAL, "cannot run %s: %s", o && o->path ? o->path : "?",
                                  o && o->path && o->path[0] != '/'
-                                         ? "the program path is not absolute"
-                                         : "invalid spawn options");
+                                     ? "the program path is not absolute"
+                                     : "invalid spawn options");
 
         size_t max = o->output_max ? o->output_max : SPAWN_OUTPUT_MAX_DEFAULT;
         struct run_state s = {
-                .pid = -1,
-                .pidfd = -1,
-                .stdin_fd = -1,
-                .out = {.fd = -1, .max = max},
-                .err = {.fd = -1, .max = max},
+            .pid = -1,
+            .pidfd = -1,
+            .stdin_fd = -1,
+            .out = {.fd = -1, .max = max},
+            .err = {.fd = -1, .max = max},
         };
         int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
         int r = 0;
@@ -420,12 +420,12 @@ int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, st
         }
 
         struct spawn_result result = {
-                .pid = pid,
-                .exited = WIFEXITED(s.status),
-                .exit_status = WIFEXITED(s.status) ? WEXITSTATUS(s.status) : 0,
-                .signaled = WIFSIGNALED(s.status),
-                .term_signal = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0,
-                .timed_out = s.timed_out,
+            .pid = pid,
+            .exited = WIFEXITED(s.status),
+            .exit_status = WIFEXITED(s.status) ? WEXITSTATUS(s.status) : 0,
+            .signaled = WIFSIGNALED(s.status),
+            .term_signal = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0,
+            .timed_out = s.timed_out,
         };
         r = capture_take(&s.out, &result.out, &result.out_size, &result.out_truncated);
         if (r == 0)

@@ -9,8 +9,9 @@
 
 #include "base/error.h"
 
-#define SPAWN_OUTPUT_MAX_DEFAULT (1024 * 1024) /* bytes kept per stream; the rest is read, dropped */
-#define SPAWN_GRACE_MS_DEFAULT   1000          /* between SIGTERM and SIGKILL */
+#define SPAWN_OUTPUT_MAX_DEFAULT                                                                   \
+        (1024 * 1024)               /* bytes kept per stream; the rest is read, dropped */
+#define SPAWN_GRACE_MS_DEFAULT 1000 /* between SIGTERM and SIGKILL */
 
 struct spawn_options {
         const char *path;  /* absolute path of the program; never searched in PATH */
@@ -25,15 +26,15 @@ struct spawn_options {
 
 struct spawn_result {
         pid_t pid;
-        bool exited;      /* exit_status is valid */
-        int exit_status;  /* 0-255 */
-        bool signaled;    /* term_signal is valid (also after our own SIGTERM/SIGKILL) */
+        bool exited;     /* exit_status is valid */
+        int exit_status; /* 0-255 */
+        bool signaled;   /* term_signal is valid (also after our own SIGTERM/SIGKILL) */
         int term_signal;
-        bool timed_out;   /* the deadline passed and we signalled the child */
-        char *out;        /* captured stdout, NUL-terminated, never NULL after success */
+        bool timed_out; /* the deadline passed and we signalled the child */
+        char *out;      /* captured stdout, NUL-terminated, never NULL after success */
         size_t out_size;
         bool out_truncated;
-        char *err;        /* captured stderr, likewise */
+        char *err; /* captured stderr, likewise */
         size_t err_size;
         bool err_truncated;
 };
@@ -63,7 +64,10 @@ struct env_builder {
         size_t count;
         size_t capacity;
 };
-#define ENV_BUILDER_INIT {NULL, 0, 0}
+#define ENV_BUILDER_INIT                                                                           \
+        {                                                                                          \
+                NULL, 0, 0                                                                         \
+        }
 
 /* Adds "NAME=value" (copied). -EINVAL if there is no '=' or NAME is empty, -ENOMEM. */
 int env_builder_add(struct env_builder *builder, const char *assignment);

@@ -159,7 +159,7 @@ const struct verb verb_start = {
         "Starts and stops on one node take turns (a lock in the runtime folder).\n"
         "\n"
         "Options:\n" LIFECYCLE_OPTIONS_HELP "  --timeout SECONDS    How long each daemon may take "
-                                            "to answer (default 10)\n" LIFECYCLE_HELP_OPTION "\n"
+        "to answer (default 10)\n" LIFECYCLE_HELP_OPTION "\n"
         "Exit status: 0 every target's daemon runs, 1 some failed (the others stay up;\n"
         "the report says which and why), 2 usage error, bad runtime folder or no driver.\n",
     .run = start_run,

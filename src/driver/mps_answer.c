@@ -142,7 +142,8 @@ static int check_refusals(const char *command, const char *text, size_t size, st
                                          "no MPS control daemon runs there (the control program "
                                          "answered '%s' with \"%s\")",
                                          command, MPS_TEXT_NO_DAEMON);
-                if (l.len >= sizeof(unknown) - 1 && memcmp(l.p, unknown, sizeof(unknown) - 1) == 0) {
+                if (l.len >= sizeof(unknown) - 1 &&
+                    memcmp(l.p, unknown, sizeof(unknown) - 1) == 0) {
                         char q[QUOTE_BUF];
                         return error_set(err, MPS_ANSWER_UNKNOWN_COMMAND,
                                          "the MPS control program does not know '%s': it "
@@ -241,8 +242,8 @@ int mps_answer_pid_list(const char *command, const char *text, size_t size, pid_
 
 static bool is_ps_header(const struct line *l)
 {
-        static const char *const names[] = {"PID", "ID", "SERVER", "DEVICE", "NAMESPACE",
-                                            "COMMAND"};
+        static const char *const names[] = {"PID",    "ID",        "SERVER",
+                                            "DEVICE", "NAMESPACE", "COMMAND"};
         const char *p = l->p, *end = l->p + l->len, *f;
         size_t len;
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
@@ -324,8 +325,8 @@ static int parse_ps_block(struct line_reader *lr, const struct line *first, stru
         }
         if (!is_ps_header(first))
                 return malformed(err, "ps", first,
-                                 "the header \"" MPS_PS_HEADER_FIELDS "\" or \"" MPS_TEXT_PS_NO_SERVER
-                                 "\"");
+                                 "the header \"" MPS_PS_HEADER_FIELDS
+                                 "\" or \"" MPS_TEXT_PS_NO_SERVER "\"");
         while ((*has_next = next_line(lr, next))) {
                 struct mps_ps_row row;
                 if (!has_several_fields(next))
@@ -373,8 +374,7 @@ int mps_answer_ps(const char *text, size_t size, struct mps_ps *ret_ps, struct e
                 return r;
         if (has_next) {
                 mps_ps_done(&ps);
-                return malformed(err, "ps", &next,
-                                 "PID ID SERVER DEVICE NAMESPACE COMMAND fields");
+                return malformed(err, "ps", &next, "PID ID SERVER DEVICE NAMESPACE COMMAND fields");
         }
         *ret_ps = ps;
         return 0;
@@ -435,11 +435,24 @@ int mps_pinned_limit_parse(const char *value, size_t size, unsigned long long *r
         unsigned shift = 0;
         size_t digits = size;
         switch (value[size - 1]) {
-        case 'K': case 'k': shift = 10; break;
-        case 'M': case 'm': shift = 20; break;
-        case 'G': case 'g': shift = 30; break;
-        case 'T': case 't': shift = 40; break;
-        default: break;
+        case 'K':
+        case 'k':
+                shift = 10;
+                break;
+        case 'M':
+        case 'm':
+                shift = 20;
+                break;
+        case 'G':
+        case 'g':
+                shift = 30;
+                break;
+        case 'T':
+        case 't':
+                shift = 40;
+                break;
+        default:
+                break;
         }
         if (shift)
                 digits--;

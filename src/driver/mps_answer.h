@@ -11,20 +11,20 @@
 #include "base/error.h"
 
 /* What a parser returns besides 0, so callers can tell the refusals apart: */
-#define MPS_ANSWER_NO_DAEMON        (-ESRCH)      /* "Cannot find MPS control daemon process" */
-#define MPS_ANSWER_NOT_FOUND        (-ENOENT)     /* "Server PID not found" */
-#define MPS_ANSWER_UNKNOWN_COMMAND  (-EOPNOTSUPP) /* `Unknown command "X"` */
-#define MPS_ANSWER_MALFORMED        (-EBADMSG)    /* anything else unexpected */
+#define MPS_ANSWER_NO_DAEMON       (-ESRCH)      /* "Cannot find MPS control daemon process" */
+#define MPS_ANSWER_NOT_FOUND       (-ENOENT)     /* "Server PID not found" */
+#define MPS_ANSWER_UNKNOWN_COMMAND (-EOPNOTSUPP) /* `Unknown command "X"` */
+#define MPS_ANSWER_MALFORMED       (-EBADMSG)    /* anything else unexpected */
 
 #define MPS_ANSWER_LINE_QUOTE_MAX 80 /* an offending line is quoted up to this many bytes */
 
 /* The exact lines the control program prints. */
-#define MPS_TEXT_NO_DAEMON       "Cannot find MPS control daemon process"
+#define MPS_TEXT_NO_DAEMON        "Cannot find MPS control daemon process"
 #define MPS_TEXT_SERVER_NOT_FOUND "Server PID not found"
-#define MPS_TEXT_PS_NO_SERVER    "Server not found"
-#define MPS_TEXT_ALREADY_RUNNING "An instance of this daemon is already running"
-#define MPS_TEXT_PIPE_DIR_ACCESS "Cannot access CUDA_MPS_PIPE_DIRECTORY"
-#define MPS_PS_HEADER_FIELDS     "PID ID SERVER DEVICE NAMESPACE COMMAND"
+#define MPS_TEXT_PS_NO_SERVER     "Server not found"
+#define MPS_TEXT_ALREADY_RUNNING  "An instance of this daemon is already running"
+#define MPS_TEXT_PIPE_DIR_ACCESS  "Cannot access CUDA_MPS_PIPE_DIRECTORY"
+#define MPS_PS_HEADER_FIELDS      "PID ID SERVER DEVICE NAMESPACE COMMAND"
 
 /* One line of `ps`. */
 struct mps_ps_row {
@@ -37,7 +37,7 @@ struct mps_ps_row {
 };
 
 struct mps_ps {
-        bool no_server;   /* the answer was "Server not found" (then count is 0) */
+        bool no_server; /* the answer was "Server not found" (then count is 0) */
         struct mps_ps_row *rows;
         size_t count;
 };

@@ -123,12 +123,12 @@ static int invoke(const struct mps_endpoint *ep, const char *argument, const cha
         }
         char *argv[] = {(char *)ep->program, (char *)argument, NULL};
         struct spawn_options options = {
-                .path = ep->program,
-                .argv = argv,
-                .envp = env_builder_array(&env),
-                .stdin_data = input,
-                .stdin_size = input ? strlen(input) : 0,
-                .timeout_ms = timeout_ms,
+            .path = ep->program,
+            .argv = argv,
+            .envp = env_builder_array(&env),
+            .stdin_data = input,
+            .stdin_size = input ? strlen(input) : 0,
+            .timeout_ms = timeout_ms,
         };
         r = spawn_run(&options, ret_result, err);
         env_builder_done(&env);
@@ -191,11 +191,12 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
         if (res.timed_out || !res.exited)
                 r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,
                               "cannot ask the MPS control daemon on %s: %s %s", ep->pipe_dir,
-                              ep->program, spawn_result_describe(&res, timeout_ms, how, sizeof(how)));
+                              ep->program,
+                              spawn_result_describe(&res, timeout_ms, how, sizeof(how)));
         else if (mentions(res.out, res.out_size, MPS_TEXT_NO_DAEMON) ||
                  mentions(res.err, res.err_size, MPS_TEXT_NO_DAEMON))
-                r = error_set(err, MPS_ANSWER_NO_DAEMON,
-                              "no MPS control daemon runs on %s", ep->pipe_dir);
+                r = error_set(err, MPS_ANSWER_NO_DAEMON, "no MPS control daemon runs on %s",
+                              ep->pipe_dir);
         if (r < 0) {
                 spawn_result_done(&res);
                 return r;
@@ -258,8 +259,8 @@ int mps_control_overview(const struct mps_endpoint *ep, struct mps_overview *ret
                          struct error *err)
 {
         struct spawn_result res;
-        int r = query_ok(ep, MPS_OVERVIEW_COMMANDS, 0, "get_server_list, ps, get_default_*", &res,
-                         err);
+        int r =
+            query_ok(ep, MPS_OVERVIEW_COMMANDS, 0, "get_server_list, ps, get_default_*", &res, err);
         if (r < 0)
                 return r;
         r = on_daemon(ep, mps_answer_overview(res.out, res.out_size, ret_overview, err), err);
@@ -278,10 +279,10 @@ int mps_control_client_list(const struct mps_endpoint *ep, pid_t server, pid_t *
         int r = query_ok(ep, command, 0, "get_client_list", &res, err);
         if (r < 0)
                 return r;
-        r = on_daemon(ep,
-                      mps_answer_pid_list("get_client_list", res.out, res.out_size, ret_pids,
-                                          ret_count, err),
-                      err);
+        r = on_daemon(
+            ep,
+            mps_answer_pid_list("get_client_list", res.out, res.out_size, ret_pids, ret_count, err),
+            err);
         spawn_result_done(&res);
         return r;
 }
@@ -318,8 +319,7 @@ static int command_without_answer(const struct mps_endpoint *ep, const char *com
 int mps_control_quit(const struct mps_endpoint *ep, unsigned timeout_seconds, struct error *err)
 {
         if (timeout_seconds > 3600)
-                return error_set(err, -EINVAL, "quit -t %u: at most 3600 seconds",
-                                 timeout_seconds);
+                return error_set(err, -EINVAL, "quit -t %u: at most 3600 seconds", timeout_seconds);
         char command[32] = "quit\n";
         if (timeout_seconds > 0)
                 (void)snprintf(command, sizeof(command), "quit -t %u\n", timeout_seconds);
@@ -399,16 +399,16 @@ int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *e
         else
                 (void)snprintf(value, sizeof(value), "%lluM", bytes / mib);
         char command[320];
-        (void)snprintf(command, sizeof(command), "%s %s %s\nget_default_device_pinned_mem_limit %s\n",
-                       name, device, value, device);
+        (void)snprintf(command, sizeof(command),
+                       "%s %s %s\nget_default_device_pinned_mem_limit %s\n", name, device, value,
+                       device);
         struct spawn_result res;
         int r = query_ok(ep, command, 0, name, &res, err);
         if (r < 0)
                 return r;
         /* The set prints nothing, so the text is the get's answer alone. */
         struct mps_pinned_limit limit;
-        r = on_daemon(ep,
-                      mps_answer_pinned_limit(name, res.out, res.out_size, &limit, err), err);
+        r = on_daemon(ep, mps_answer_pinned_limit(name, res.out, res.out_size, &limit, err), err);
         spawn_result_done(&res);
         if (r < 0)
                 return r;

@@ -11,8 +11,8 @@
 #include "base/spawn.h"
 #include "driver/mps_answer.h"
 
-#define MPS_CONTROL_PROGRAM          "nvidia-cuda-mps-control"
-#define MPS_CONTROL_ENV_OVERRIDE     "MPSMIG_MPS_CONTROL" /* absolute path of the program */
+#define MPS_CONTROL_PROGRAM            "nvidia-cuda-mps-control"
+#define MPS_CONTROL_ENV_OVERRIDE       "MPSMIG_MPS_CONTROL" /* absolute path of the program */
 #define MPS_CONTROL_TIMEOUT_MS_DEFAULT 10000
 /* The longest pipe folder path whose sockets still fit a sockaddr_un (108 bytes with the NUL)
  * once "/control_privileged" is appended. */

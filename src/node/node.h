@@ -74,7 +74,7 @@ enum target_kind {
 /* One thing an MPS control daemon runs on. Points into the node it came from. */
 struct target {
         enum target_kind kind;
-        const char *uuid; /* what CUDA_VISIBLE_DEVICES is set to */
+        const char *uuid;                    /* what CUDA_VISIBLE_DEVICES is set to */
         const struct gpu *gpu;               /* the GPU, or the MIG device's parent */
         const struct mig_device *mig_device; /* NULL for a whole GPU */
 };

@@ -60,11 +60,11 @@ static void clear_resets(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(set_returns_code_and_formats),
-                cmocka_unit_test(set_without_error_value_returns_code),
-                cmocka_unit_test(prefix_stacks),
-                cmocka_unit_test(long_text_is_cut_not_overflowed),
-                cmocka_unit_test(clear_resets),
+            cmocka_unit_test(set_returns_code_and_formats),
+            cmocka_unit_test(set_without_error_value_returns_code),
+            cmocka_unit_test(prefix_stacks),
+            cmocka_unit_test(long_text_is_cut_not_overflowed),
+            cmocka_unit_test(clear_resets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,12 +34,12 @@ static int run_sh(const char *script, const char *input, int timeout_ms, struct 
 {
         char *argv[] = {"sh", "-c", (char *)script, NULL};
         struct spawn_options o = {
-                .path = "/bin/sh",
-                .argv = argv,
-                .envp = empty_env,
-                .stdin_data = input,
-                .stdin_size = input ? strlen(input) : 0,
-                .timeout_ms = timeout_ms,
+            .path = "/bin/sh",
+            .argv = argv,
+            .envp = empty_env,
+            .stdin_data = input,
+            .stdin_size = input ? strlen(input) : 0,
+            .timeout_ms = timeout_ms,
         };
         struct error err = {0};
         int r = spawn_run(&o, res, &err);
@@ -78,8 +78,8 @@ static void test_killed_by_signal(void **state)
         assert_int_equal(res.term_signal, SIGKILL);
         assert_false(res.timed_out);
         char buf[128];
-        assert_non_null(strstr(spawn_result_describe(&res, 5000, buf, sizeof(buf)),
-                               "killed by signal 9"));
+        assert_non_null(
+            strstr(spawn_result_describe(&res, 5000, buf, sizeof(buf)), "killed by signal 9"));
         spawn_result_done(&res);
 }
 
@@ -88,8 +88,11 @@ static void test_timeout_terminates(void **state)
         (void)state;
         char *argv[] = {"sleep", "10", NULL};
         struct spawn_options o = {
-                .path = "/bin/sleep", .argv = argv, .envp = empty_env, .timeout_ms = 300,
-                .grace_ms = 500,
+            .path = "/bin/sleep",
+            .argv = argv,
+            .envp = empty_env,
+            .timeout_ms = 300,
+            .grace_ms = 500,
         };
         struct spawn_result res;
         struct error err = {0};
@@ -136,7 +139,10 @@ static void test_stdin_and_output(void **state)
         /* no stdin data: /dev/null, so cat ends at once */
         char *argv[] = {"cat", NULL};
         struct spawn_options o = {
-                .path = "/bin/cat", .argv = argv, .envp = empty_env, .timeout_ms = 5000,
+            .path = "/bin/cat",
+            .argv = argv,
+            .envp = empty_env,
+            .timeout_ms = 5000,
         };
         struct error err = {0};
         assert_int_equal(spawn_run(&o, &res, &err), 0);
@@ -157,8 +163,13 @@ static void test_large_stdin_round_trip(void **state)
                 data[i] = (char)('a' + i % 26);
         char *argv[] = {"cat", NULL};
         struct spawn_options o = {
-                .path = "/bin/cat", .argv = argv, .envp = empty_env, .stdin_data = data,
-                .stdin_size = size, .timeout_ms = 20000, .output_max = 4 * 1024 * 1024,
+            .path = "/bin/cat",
+            .argv = argv,
+            .envp = empty_env,
+            .stdin_data = data,
+            .stdin_size = size,
+            .timeout_ms = 20000,
+            .output_max = 4 * 1024 * 1024,
         };
         struct spawn_result res;
         struct error err = {0};
@@ -223,7 +234,10 @@ static void test_environment_is_exact(void **state)
         char *env[] = {"A=1", "B=two words", NULL};
         char *argv[] = {"env", NULL};
         struct spawn_options o = {
-                .path = "/usr/bin/env", .argv = argv, .envp = env, .timeout_ms = 5000,
+            .path = "/usr/bin/env",
+            .argv = argv,
+            .envp = env,
+            .timeout_ms = 5000,
         };
         struct spawn_result res;
         struct error err = {0};
@@ -259,7 +273,10 @@ static void test_bad_options(void **state)
         (void)state;
         char *argv[] = {"sleep", "1", NULL};
         struct spawn_options o = {
-                .path = "sleep", .argv = argv, .envp = empty_env, .timeout_ms = 1000,
+            .path = "sleep",
+            .argv = argv,
+            .envp = empty_env,
+            .timeout_ms = 1000,
         };
         struct spawn_result res = {.pid = 12345};
         struct error err = {0};
@@ -349,7 +366,10 @@ static void test_env_builder(void **state)
 
         char *argv[] = {"env", NULL};
         struct spawn_options o = {
-                .path = "/usr/bin/env", .argv = argv, .envp = array, .timeout_ms = 5000,
+            .path = "/usr/bin/env",
+            .argv = argv,
+            .envp = array,
+            .timeout_ms = 5000,
         };
         struct spawn_result res;
         struct error err = {0};
@@ -364,19 +384,19 @@ static void test_env_builder(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_exit_status),
-                cmocka_unit_test(test_killed_by_signal),
-                cmocka_unit_test(test_timeout_terminates),
-                cmocka_unit_test(test_timeout_kills_what_ignores_term),
-                cmocka_unit_test(test_stdin_and_output),
-                cmocka_unit_test(test_large_stdin_round_trip),
-                cmocka_unit_test(test_child_ignores_stdin),
-                cmocka_unit_test(test_daemonizing_child_does_not_block),
-                cmocka_unit_test(test_environment_is_exact),
-                cmocka_unit_test(test_fds_stay_home),
-                cmocka_unit_test(test_bad_options),
-                cmocka_unit_test(test_parallel_threads),
-                cmocka_unit_test(test_env_builder),
+            cmocka_unit_test(test_exit_status),
+            cmocka_unit_test(test_killed_by_signal),
+            cmocka_unit_test(test_timeout_terminates),
+            cmocka_unit_test(test_timeout_kills_what_ignores_term),
+            cmocka_unit_test(test_stdin_and_output),
+            cmocka_unit_test(test_large_stdin_round_trip),
+            cmocka_unit_test(test_child_ignores_stdin),
+            cmocka_unit_test(test_daemonizing_child_does_not_block),
+            cmocka_unit_test(test_environment_is_exact),
+            cmocka_unit_test(test_fds_stay_home),
+            cmocka_unit_test(test_bad_options),
+            cmocka_unit_test(test_parallel_threads),
+            cmocka_unit_test(test_env_builder),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,9 +31,8 @@ static void test_pid_list(void **state)
         assert_int_equal(count, 0);
         free(pids);
 
-        assert_int_equal(mps_answer_pid_list("get_server_list", S("472\n1234\n"), &pids, &count,
-                                             &err),
-                         0);
+        assert_int_equal(
+            mps_answer_pid_list("get_server_list", S("472\n1234\n"), &pids, &count, &err), 0);
         assert_int_equal(count, 2);
         assert_int_equal(pids[0], 472);
         assert_int_equal(pids[1], 1234);
@@ -71,7 +70,7 @@ static void test_pid_list_refusals(void **state)
                          MPS_ANSWER_UNKNOWN_COMMAND);
         assert_message_has(&err, "Unknown command \\\"get_server_lst\\\"");
 
-        static const char *const bad[] = {"abc\n", "12 34\n", "0\n", "-5\n", "+5\n",
+        static const char *const bad[] = {"abc\n",         "12 34\n",  "0\n",    "-5\n", "+5\n",
                                           "99999999999\n", "472\nx\n", "12\r\n", "4.5\n"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 error_clear(&err);
@@ -82,9 +81,9 @@ static void test_pid_list_refusals(void **state)
         }
         assert_message_has(&err, "line 1: \"4.5\"");
 
-        assert_int_equal(mps_answer_pid_list("get_server_list", "47\0002\n", 5, &pids, &count,
-                                             &err),
-                         MPS_ANSWER_MALFORMED);
+        assert_int_equal(
+            mps_answer_pid_list("get_server_list", "47\0002\n", 5, &pids, &count, &err),
+            MPS_ANSWER_MALFORMED);
         assert_message_has(&err, "NUL");
         assert_ptr_equal(pids, (pid_t *)&err);
         assert_int_equal(count, 99);
@@ -99,9 +98,9 @@ static void test_long_line_is_quoted_cut(void **state)
         struct error err = {0};
         pid_t *pids;
         size_t count;
-        assert_int_equal(mps_answer_pid_list("get_server_list", text, sizeof(text), &pids, &count,
-                                             &err),
-                         MPS_ANSWER_MALFORMED);
+        assert_int_equal(
+            mps_answer_pid_list("get_server_list", text, sizeof(text), &pids, &count, &err),
+            MPS_ANSWER_MALFORMED);
         assert_message_has(&err, "xxxxx\\x01xx");
         assert_message_has(&err, "...\"");
         assert_true(strlen(err.message) < 400);
@@ -113,12 +112,12 @@ static void test_ps_table(void **state)
         struct error err = {0};
         struct mps_ps ps;
         static const char table[] =
-                "PID       ID        SERVER         DEVICE                    NAMESPACE      "
-                "COMMAND\n"
-                "437       1         472            GPU-6be11410-4fce-b72c    4026531836     "
-                "python3\n"
-                "512       2         472            MIG-0e42e9b2-1a2b-3c4d    4026531836     "
-                "/opt/my app/bin/train --fast\n";
+            "PID       ID        SERVER         DEVICE                    NAMESPACE      "
+            "COMMAND\n"
+            "437       1         472            GPU-6be11410-4fce-b72c    4026531836     "
+            "python3\n"
+            "512       2         472            MIG-0e42e9b2-1a2b-3c4d    4026531836     "
+            "/opt/my app/bin/train --fast\n";
         assert_int_equal(mps_answer_ps(S(table), &ps, &err), 0);
         assert_false(ps.no_server);
         assert_int_equal(ps.count, 2);
@@ -150,16 +149,16 @@ static void test_ps_malformed(void **state)
         struct error err = {0};
         struct mps_ps ps;
         static const char *const bad[] = {
-                "PID ID SERVER DEVICE COMMAND\n",
-                "PID ID SERVER DEVICE NAMESPACE COMMAND EXTRA\n",
-                "437 1 472 GPU-6 4026531836 python3\n", /* no header */
-                "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-6 4026531836\n",
-                "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 x 472 GPU-6 4026531836 p\n",
-                "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-6 -1 p\n",
-                ("PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 "
-                 "GPU-0123456789012345678901234567890123456789012345678901234567890123 1 p\n"),
-                "PID ID SERVER DEVICE NAMESPACE COMMAND\n100.0\n",
-                "Server not found\nServer not found\n",
+            "PID ID SERVER DEVICE COMMAND\n",
+            "PID ID SERVER DEVICE NAMESPACE COMMAND EXTRA\n",
+            "437 1 472 GPU-6 4026531836 python3\n", /* no header */
+            "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-6 4026531836\n",
+            "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 x 472 GPU-6 4026531836 p\n",
+            "PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-6 -1 p\n",
+            ("PID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 "
+             "GPU-0123456789012345678901234567890123456789012345678901234567890123 1 p\n"),
+            "PID ID SERVER DEVICE NAMESPACE COMMAND\n100.0\n",
+            "Server not found\nServer not found\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 error_clear(&err);
@@ -189,9 +188,9 @@ static void test_percentage(void **state)
                                                S("Server PID not found\n"), &v, &err),
                          MPS_ANSWER_NOT_FOUND);
 
-        static const char *const bad[] = {"150.0\n", "100.5\n", "abc\n", "50.\n", ".5\n",
-                                          "-1.0\n", "50.0\n50.0\n", "5e1\n", "1000\n",
-                                          "50.1234567\n"};
+        static const char *const bad[] = {"150.0\n", "100.5\n",     "abc\n",        "50.\n",
+                                          ".5\n",    "-1.0\n",      "50.0\n50.0\n", "5e1\n",
+                                          "1000\n",  "50.1234567\n"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (mps_answer_percentage(cmd, bad[i], strlen(bad[i]), &v, &err) !=
                     MPS_ANSWER_MALFORMED)
@@ -219,8 +218,9 @@ static void test_pinned_limit(void **state)
         assert_int_equal(mps_answer_pinned_limit(cmd, S("\n"), &limit, &err), 0);
         assert_false(limit.set);
 
-        static const char *const bad[] = {"2X\n", "G\n", "2G\n3G\n", "2 G\n", "-2G\n",
-                                          "99999999999999999999G\n", "20000000000G\n"};
+        static const char *const bad[] = {"2X\n",          "G\n",   "2G\n3G\n",
+                                          "2 G\n",         "-2G\n", "99999999999999999999G\n",
+                                          "20000000000G\n"};
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 if (mps_answer_pinned_limit(cmd, bad[i], strlen(bad[i]), &limit, &err) !=
                     MPS_ANSWER_MALFORMED)
@@ -250,8 +250,7 @@ static void test_priority_and_status(void **state)
         (void)state;
         struct error err = {0};
         int p = -1;
-        assert_int_equal(mps_answer_priority("get_default_client_priority", S("1\n"), &p, &err),
-                         0);
+        assert_int_equal(mps_answer_priority("get_default_client_priority", S("1\n"), &p, &err), 0);
         assert_int_equal(p, 1);
         assert_int_equal(mps_answer_priority("get_default_client_priority", S("0"), &p, &err), 0);
         assert_int_equal(p, 0);
@@ -296,9 +295,9 @@ static void test_empty(void **state)
                          MPS_ANSWER_NOT_FOUND);
         assert_int_equal(mps_answer_empty("quit", S("bye\n"), &err), MPS_ANSWER_MALFORMED);
         assert_message_has(&err, "'quit', line 1: \"bye\"");
-        assert_int_equal(mps_answer_empty("quit", S("Cannot find MPS control daemon process\n"),
-                                          &err),
-                         MPS_ANSWER_NO_DAEMON);
+        assert_int_equal(
+            mps_answer_empty("quit", S("Cannot find MPS control daemon process\n"), &err),
+            MPS_ANSWER_NO_DAEMON);
         assert_int_equal(mps_answer_empty("set_default_client_priority",
                                           S("Unknown command \"set_default_client_priority\"\n"),
                                           &err),
@@ -325,15 +324,15 @@ static void test_overview_busy(void **state)
         struct error err = {0};
         struct mps_overview o;
         static const char text[] =
-                "472\n"
-                "990\n"
-                "PID       ID        SERVER         DEVICE                    NAMESPACE      "
-                "COMMAND\n"
-                "437       1         472            GPU-6be11410-4fce-b72c    4026531836     "
-                "/usr/bin/python3\n"
-                "40.0\n"
-                "2G\n"
-                "1\n";
+            "472\n"
+            "990\n"
+            "PID       ID        SERVER         DEVICE                    NAMESPACE      "
+            "COMMAND\n"
+            "437       1         472            GPU-6be11410-4fce-b72c    4026531836     "
+            "/usr/bin/python3\n"
+            "40.0\n"
+            "2G\n"
+            "1\n";
         assert_int_equal(mps_answer_overview(S(text), &o, &err), 0);
         assert_int_equal(o.server_count, 2);
         assert_int_equal(o.servers[0], 472);
@@ -372,19 +371,19 @@ static void test_overview_malformed(void **state)
         struct error err = {0};
         struct mps_overview o;
         static const char *const bad[] = {
-                "",
-                "472\n",
-                "Server not found\n",
-                "Server not found\n100.0\n",
-                "Server not found\n100.0\n2G\n1\n1\n",
-                "Server not found\nabc\n0\n",
-                "Server not found\n100.0\n2X\n0\n",
-                "Server not found\n100.0\n2G\nx\n",
-                "472\n100\n1\n", /* a percentage without its point passes for a PID */
-                "472\n100\n2G\n1\n",
-                "472\nServer not found\nPID ID SERVER DEVICE NAMESPACE COMMAND\n100.0\n0\n",
-                "472\nPID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-1 x python\n100.0\n0\n",
-                "Server not found\n100\n2G\n0\n\x80\n",
+            "",
+            "472\n",
+            "Server not found\n",
+            "Server not found\n100.0\n",
+            "Server not found\n100.0\n2G\n1\n1\n",
+            "Server not found\nabc\n0\n",
+            "Server not found\n100.0\n2X\n0\n",
+            "Server not found\n100.0\n2G\nx\n",
+            "472\n100\n1\n", /* a percentage without its point passes for a PID */
+            "472\n100\n2G\n1\n",
+            "472\nServer not found\nPID ID SERVER DEVICE NAMESPACE COMMAND\n100.0\n0\n",
+            "472\nPID ID SERVER DEVICE NAMESPACE COMMAND\n437 1 472 GPU-1 x python\n100.0\n0\n",
+            "Server not found\n100\n2G\n0\n\x80\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 error_clear(&err);
@@ -396,9 +395,9 @@ static void test_overview_malformed(void **state)
                                                "Unknown command \"get_default_client_priority\"\n"),
                                              &o, &err),
                          MPS_ANSWER_UNKNOWN_COMMAND);
-        assert_int_equal(mps_answer_overview(S("Cannot find MPS control daemon process\n"), &o,
-                                             &err),
-                         MPS_ANSWER_NO_DAEMON);
+        assert_int_equal(
+            mps_answer_overview(S("Cannot find MPS control daemon process\n"), &o, &err),
+            MPS_ANSWER_NO_DAEMON);
 }
 
 static void test_start_failure(void **state)
@@ -409,8 +408,9 @@ static void test_start_failure(void **state)
         assert_int_equal(mps_answer_start_failure(100, S(""), S(""), uuid, "/run/p", &err),
                          -ENODEV);
         assert_message_has(&err, "CUDA_VISIBLE_DEVICES=MIG-22f0aaaa");
-        assert_int_equal(mps_answer_start_failure(1, S("An instance of this daemon is already "
-                                                       "running\n"),
+        assert_int_equal(mps_answer_start_failure(1,
+                                                  S("An instance of this daemon is already "
+                                                    "running\n"),
                                                   S(""), uuid, "/run/p", &err),
                          -EALREADY);
         assert_message_has(&err, "/run/p");
@@ -433,20 +433,20 @@ static void test_start_failure(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_pid_list),
-                cmocka_unit_test(test_pid_list_refusals),
-                cmocka_unit_test(test_long_line_is_quoted_cut),
-                cmocka_unit_test(test_ps_table),
-                cmocka_unit_test(test_ps_malformed),
-                cmocka_unit_test(test_percentage),
-                cmocka_unit_test(test_pinned_limit),
-                cmocka_unit_test(test_pinned_limit_parse),
-                cmocka_unit_test(test_priority_and_status),
-                cmocka_unit_test(test_empty),
-                cmocka_unit_test(test_overview_idle),
-                cmocka_unit_test(test_overview_busy),
-                cmocka_unit_test(test_overview_malformed),
-                cmocka_unit_test(test_start_failure),
+            cmocka_unit_test(test_pid_list),
+            cmocka_unit_test(test_pid_list_refusals),
+            cmocka_unit_test(test_long_line_is_quoted_cut),
+            cmocka_unit_test(test_ps_table),
+            cmocka_unit_test(test_ps_malformed),
+            cmocka_unit_test(test_percentage),
+            cmocka_unit_test(test_pinned_limit),
+            cmocka_unit_test(test_pinned_limit_parse),
+            cmocka_unit_test(test_priority_and_status),
+            cmocka_unit_test(test_empty),
+            cmocka_unit_test(test_overview_idle),
+            cmocka_unit_test(test_overview_busy),
+            cmocka_unit_test(test_overview_malformed),
+            cmocka_unit_test(test_start_failure),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

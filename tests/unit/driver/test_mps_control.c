@@ -87,10 +87,10 @@ static int setup(void **state)
         if (mps_control_find(&f->program, &err) < 0)
                 return setup_failed(f, err.message);
         f->ep = (struct mps_endpoint){
-                .program = f->program,
-                .device_uuid = f->uuid,
-                .pipe_dir = f->pipe_dir,
-                .log_dir = f->log_dir,
+            .program = f->program,
+            .device_uuid = f->uuid,
+            .pipe_dir = f->pipe_dir,
+            .log_dir = f->log_dir,
         };
         *state = f;
         return 0;
@@ -242,10 +242,17 @@ static void test_environment_is_exact(void **state)
         assert_non_null(strstr(out, "LSAN_TEST_EXTRA=2\n"));
         assert_null(strstr(out, "leak"));
         /* every line is one of the documented names */
-        static const char *const allowed[] = {"CUDA_VISIBLE_DEVICES=", "CUDA_MPS_PIPE_DIRECTORY=",
-                                              "CUDA_MPS_LOG_DIRECTORY=", "PATH=",
-                                              "LD_LIBRARY_PATH=", "HOME=", "LANG=", "SIMGPU_",
-                                              "ASAN_", "UBSAN_", "LSAN_"};
+        static const char *const allowed[] = {"CUDA_VISIBLE_DEVICES=",
+                                              "CUDA_MPS_PIPE_DIRECTORY=",
+                                              "CUDA_MPS_LOG_DIRECTORY=",
+                                              "PATH=",
+                                              "LD_LIBRARY_PATH=",
+                                              "HOME=",
+                                              "LANG=",
+                                              "SIMGPU_",
+                                              "ASAN_",
+                                              "UBSAN_",
+                                              "LSAN_"};
         for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
                 bool ok = false;
                 for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
@@ -298,16 +305,16 @@ static void test_lifecycle(void **state)
                          0);
         assert_true(limit.set);
         assert_true(limit.bytes <= 1500ULL << 20); /* read back rounded down: 1G on driver 580 */
-        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 2ULL << 30,
-                                                                         &limit, &err),
-                         0);
+        assert_int_equal(
+            mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 2ULL << 30, &limit, &err),
+            0);
         assert_string_equal(limit.text, "2G");
-        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0\nquit", 2ULL << 30,
-                                                                         &limit, &err),
+        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0\nquit",
+                                                                         2ULL << 30, &limit, &err),
                          -EINVAL);
-        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 1000, &limit,
-                                                                         &err),
-                         -EINVAL);
+        assert_int_equal(
+            mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 1000, &limit, &err),
+            -EINVAL);
 
         int priority;
         assert_int_equal(mps_control_set_default_client_priority(&f->ep, 1, &priority, &err), 0);
@@ -464,12 +471,12 @@ static void test_timeout(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_find, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_environment_is_exact, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stale_after_kill, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_start_refusals, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_find, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_environment_is_exact, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_stale_after_kill, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_start_refusals, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
