@@ -127,10 +127,24 @@ static int stop_run(int argc, char **argv)
         int status = lifecycle_parse(&verb_stop, true, argc, argv, &args);
         if (status >= 0)
                 return status;
+        /* With no TARGET, stop also reaches whole GPUs that hold a daemon folder of this layout:
+         * a daemon started with --whole-gpus is not left running by a plain `mpsmig stop`. */
+        bool sweep_whole_gpus = args.options.name_count == 0 && !args.options.whole_gpus;
+        if (sweep_whole_gpus)
+                args.options.whole_gpus = true;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         status = lifecycle_open(&args, &context);
         if (status != EXIT_OK || context.target_count == 0)
                 return status;
+        if (sweep_whole_gpus) {
+                ops_stop_keep_used_whole_gpus(&context);
+                if (context.target_count == 0) {
+                        cli_error("no MPS targets: no MIG devices, and no whole GPU has a daemon "
+                                  "folder in %s",
+                                  context.layout.runtime_dir);
+                        return EXIT_OK;
+                }
+        }
 
         _cleanup_free_ struct stop_result *results = calloc(context.target_count, sizeof(*results));
         if (!results) {
@@ -173,9 +187,9 @@ const struct verb verb_stop = {
         "servers. Then the folders mpsmig made are removed; folders it did not make (the\n"
         "seed scripts' /tmp/mps_*) are kept. A daemon that had died leaves a pid file:\n"
         "its leftovers are cleaned (\"stale cleaned\").\n"
-        "The targets are start's: every MIG device, and whole GPUs only with\n"
-        "--whole-gpus, so `mpsmig stop` leaves daemons on whole GPUs running unless\n"
-        "--whole-gpus (or the GPU's index) is given.\n"
+        "Without TARGETs it stops every MIG device's daemon and those of whole GPUs that\n"
+        "have daemon folders in the layout (started with --whole-gpus); with\n"
+        "--whole-gpus, every whole GPU is a target.\n"
         "\n"
         "Options:\n"
         "  --force              Do not wait for clients: `quit -t 1`, then at most 2\n"

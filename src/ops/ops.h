@@ -155,6 +155,11 @@ struct stop_result {
  */
 int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err);
 
+/* Drops the whole-GPU targets that have no pipe folder in the layout (so no daemon of this layout
+ * can run there): `stop` without TARGETs and without --whole-gpus reaches whole GPUs that were
+ * started with --whole-gpus, without listing every idle GPU as "not running". */
+void ops_stop_keep_used_whole_gpus(struct ops_context *context);
+
 const char *stop_outcome_string(enum stop_outcome outcome);
 const char *stop_step_string(enum stop_step step);
 

@@ -227,6 +227,23 @@ static void stop_one(void *shared, size_t index)
         result->elapsed_ms = ops_now_ms() - began;
 }
 
+void ops_stop_keep_used_whole_gpus(struct ops_context *context)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct target *target = &context->targets[i];
+                if (target->kind == TARGET_WHOLE_GPU) {
+                        _cleanup_close_ int pipe_fd = -1;
+                        struct error ignored = {0};
+                        if (layout_open_pipe(&context->layout, target->uuid, &pipe_fd, &ignored) ==
+                            -ENOENT)
+                                continue;
+                }
+                context->targets[kept++] = context->targets[i];
+        }
+        context->target_count = kept;
+}
+
 int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err)
 {
         memset(results, 0, context->target_count * sizeof(*results));

@@ -58,3 +58,19 @@ m stop --runtime-dir "$T/other/" 0:1:0
 check_eq "stop --runtime-dir: exit 0" 0 "$rc"
 check_eq "stop --runtime-dir: stopped" 1 "$(rows 'stopped \(quit\)' "$out")"
 check_eq "no daemon left" "" "$(daemons)"
+
+# A plain stop also ends the daemons of whole GPUs started with --whole-gpus, and lists no idle
+# whole GPU.
+m start --whole-gpus
+check_eq "start --whole-gpus: exit 0" 0 "$rc"
+check_eq "start --whole-gpus: 7 started" 7 "$(rows started "$out")"
+m stop
+check_eq "plain stop after --whole-gpus: exit 0" 0 "$rc"
+check_eq "plain stop: all 7 stopped" 7 "$(rows 'stopped \(quit\)' "$out")"
+check_eq "plain stop: no daemon left" "" "$(daemons)"
+m start
+check_eq "start: exit 0" 0 "$rc"
+m stop
+check_eq "plain stop of MIG daemons: 4 rows, no idle whole GPU" 4 "$(rows '.*' "$out")"
+check_eq "plain stop of MIG daemons: 4 stopped" 4 "$(rows 'stopped \(quit\)' "$out")"
+check_eq "no daemon left at the end" "" "$(daemons)"

@@ -71,11 +71,13 @@ check_contains "json: summary" '"started": 5' "$out"
 gpu1=$(grep -oE '"GPU-[0-9a-f-]{36}"' "$topology" | tr -d '"' | sed -n 2p)
 check_eq "whole GPU 1 has its daemon" 1 "$(daemons "$gpu1" | wc -l)"
 
-m stop
-check_eq "stop without --whole-gpus: exit 0" 0 "$rc"
-check_eq "stop without --whole-gpus leaves the three whole-GPU daemons" 3 "$(daemons | wc -l)"
-m stop --whole-gpus --json
-check_eq "stop --whole-gpus: exit 0" 0 "$rc"
-check_eq "stop --whole-gpus json: three stopped" 3 "$(count '"result": "stopped"' "$out")"
-check_eq "stop --whole-gpus json: four not running" 4 "$(count '"result": "not running"' "$out")"
+m stop 0:1:0 0:1:1 0:2:0 0:2:1
+check_eq "stop of the MIG devices by name: exit 0" 0 "$rc"
+check_eq "stop by name leaves the three whole-GPU daemons" 3 "$(daemons | wc -l)"
+m stop --json
+check_eq "plain stop: exit 0" 0 "$rc"
+check_eq "plain stop json: the three whole GPUs with folders stopped" 3 \
+        "$(count '"result": "stopped"' "$out")"
+check_eq "plain stop json: the four MIG devices not running" 4 \
+        "$(count '"result": "not running"' "$out")"
 check_eq "no daemon left" "" "$(daemons)"
