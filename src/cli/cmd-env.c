@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "cli/cli.h"
+#include "node/target_name.h"
 #include "cli/output.h"
 #include "ops/run.h"
 
@@ -38,12 +39,11 @@ static int print_json(const struct run_plan *plan)
         if (!variables)
                 return -ENOMEM;
         const struct target *target = plan->target;
-        json_t *document =
-            json_pack("{s:i, s:s, s:s, s:s, s:s?, s:I, s:o}", "schema_version", ENV_SCHEMA_VERSION,
-                      "target", plan->short_name, "uuid", target->uuid, "kind",
-                      target->kind == TARGET_MIG_DEVICE ? "mig_device" : "whole_gpu", "profile",
-                      target->mig_device ? target->mig_device->profile : NULL, "daemon_pid",
-                      (json_int_t)plan->daemon_pid, "environment", variables);
+        json_t *document = json_pack(
+            "{s:i, s:s, s:s, s:s, s:s?, s:I, s:o}", "schema_version", ENV_SCHEMA_VERSION, "target",
+            plan->short_name, "uuid", target->uuid, "kind", target_kind_string(target->kind),
+            "profile", target->mig_device ? target->mig_device->profile : NULL, "daemon_pid",
+            (json_int_t)plan->daemon_pid, "environment", variables);
         if (!document)
                 return -ENOMEM;
         int r = output_json(document, stdout);

@@ -420,3 +420,8 @@ int target_resolve(const struct node *node, char *const *names, size_t name_coun
         *ret_count = n;
         return 0;
 }
+
+const char *target_kind_string(enum target_kind kind)
+{
+        return kind == TARGET_MIG_DEVICE ? "mig_device" : "gpu";
+}
