@@ -108,5 +108,13 @@ $TRY" env --threads 5 0:2:1
 m help env
 check_contains "help env" "Usage: mpsmig env [--layout default|seed] [--runtime-dir DIR] [--json] TARGET" "$out"
 
+# A whole GPU's document says kind "gpu", as start/stop/status do.
+m start 1
+check_eq "start whole GPU 1" 0 "$rc"
+m env --json 1
+check_eq "whole GPU env --json: exit 0" 0 "$rc"
+check_contains "whole GPU env --json: kind" '"kind": "gpu"' "$out"
+check_contains "whole GPU env --json: no profile" '"profile": null' "$out"
+
 m stop
 check_eq "stop" 0 "$rc"
