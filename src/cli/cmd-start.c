@@ -68,8 +68,9 @@ static int print_table(const struct ops_context *context, const struct start_res
         return table_print(table, stdout);
 }
 
-static int print_json(const struct ops_context *context, const struct start_result *results)
+static int print_json(const struct ops_context *context, const struct start_report *report)
 {
+        const struct start_result *results = report->results;
         json_t *targets = json_array();
         for (size_t i = 0; targets && i < context->target_count; i++) {
                 const struct start_result *result = &results[i];
@@ -94,15 +95,36 @@ static int print_json(const struct ops_context *context, const struct start_resu
         size_t counts[START_OUTCOMES];
         count_outcomes(results, context->target_count, counts);
         json_t *summary = json_pack(
-            "{s:I, s:I, s:I, s:I}", "started", (json_int_t)counts[START_STARTED], "already_running",
-            (json_int_t)counts[START_ALREADY_RUNNING], "recovered",
-            (json_int_t)counts[START_RECOVERED], "failed", (json_int_t)counts[START_FAILED]);
+            "{s:I, s:I, s:I, s:I, s:I, s:I}", "started", (json_int_t)counts[START_STARTED],
+            "already_running", (json_int_t)counts[START_ALREADY_RUNNING], "recovered",
+            (json_int_t)counts[START_RECOVERED], "failed", (json_int_t)counts[START_FAILED],
+            "from_node_cache", (json_int_t)report->from_cache, "withdrawn",
+            (json_int_t)report->withdrawal_count);
         if (!targets || !summary) {
                 json_decref(targets);
                 json_decref(summary);
                 return -ENOMEM;
         }
         return lifecycle_print_json(context, "start", targets, summary);
+}
+
+/* A daemon started from the node cache for a device NVML no longer lists: one note each, as it
+ * was stopped again, or an error when it could not be. */
+static void print_withdrawals(const struct start_report *report)
+{
+        for (size_t i = 0; i < report->withdrawal_count; i++) {
+                const struct start_withdrawal *withdrawal = &report->withdrawals[i];
+                if (withdrawal->stop.outcome == STOP_FAILED)
+                        cli_error("%s is in the node cache but NVML no longer lists it; the MPS "
+                                  "control daemon started for it (pid %d) could not be stopped "
+                                  "again: %s",
+                                  withdrawal->uuid, (int)withdrawal->stop.pid,
+                                  withdrawal->stop.error.message);
+                else
+                        cli_error("%s is in the node cache but NVML no longer lists it: the MPS "
+                                  "control daemon started for it was stopped again",
+                                  withdrawal->uuid);
+        }
 }
 
 static int start_run(int argc, char **argv)
@@ -112,35 +134,40 @@ static int start_run(int argc, char **argv)
         if (status >= 0)
                 return status;
         _cleanup_(ops_context_done) struct ops_context context = {0};
-        status = lifecycle_open(&args, &context);
-        if (status != EXIT_OK || context.target_count == 0)
-                return status;
-
-        _cleanup_free_ struct start_result *results =
-            calloc(context.target_count, sizeof(*results));
-        if (!results) {
-                cli_error("out of memory");
-                return EXIT_FAILURE_;
-        }
         struct error err = {0};
-        int failed = ops_start(&context, results, &err);
-        if (failed < 0) {
+        if (ops_context_prepare(&args.options, &context, &err) < 0) {
                 cli_report(&err);
-                return EXIT_FAILURE_;
+                return EXIT_USAGE;
         }
-        int r = args.json ? print_json(&context, results) : print_table(&context, results);
+        _cleanup_(start_report_done) struct start_report report = {0};
+        enum ops_failure failure;
+        if (ops_start(&context, &report, &failure, &err) < 0) {
+                cli_report(&err);
+                return failure == OPS_FAILURE_USAGE || failure == OPS_FAILURE_DRIVER
+                           ? EXIT_USAGE
+                           : EXIT_FAILURE_;
+        }
+        print_withdrawals(&report);
+        if (report.cache_error.message[0])
+                cli_error("%s (the next start is slower; nothing else depends on it)",
+                          report.cache_error.message);
+        if (context.target_count == 0) {
+                lifecycle_no_targets(&args);
+                return report.withdrawals_failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+        }
+        int r = args.json ? print_json(&context, &report) : print_table(&context, report.results);
         if (r < 0) {
                 cli_error("cannot write the report: %s", strerror(-r));
                 return EXIT_FAILURE_;
         }
         for (size_t i = 0; i < context.target_count; i++)
-                if (results[i].outcome == START_FAILED) {
+                if (report.results[i].outcome == START_FAILED) {
                         char name[32];
-                        lifecycle_target_name(results[i].target, name, sizeof(name));
+                        lifecycle_target_name(report.results[i].target, name, sizeof(name));
                         cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
-                                  results[i].target->uuid, results[i].error.message);
+                                  report.results[i].target->uuid, report.results[i].error.message);
                 }
-        return failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+        return report.failed > 0 || report.withdrawals_failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
 }
 
 const struct verb verb_start = {

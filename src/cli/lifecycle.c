@@ -105,11 +105,16 @@ int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_co
                 return failure == OPS_FAILURE_OTHER ? EXIT_FAILURE_ : EXIT_USAGE;
         }
         if (ret_context->target_count == 0)
-                cli_error("no MPS targets: %s", args->options.whole_gpus
-                                                    ? "no MIG devices and no whole GPUs"
-                                                    : "no MIG devices (use --whole-gpus to "
-                                                      "manage whole GPUs)");
+                lifecycle_no_targets(args);
         return EXIT_OK;
+}
+
+void lifecycle_no_targets(const struct lifecycle_args *args)
+{
+        cli_error("no MPS targets: %s", args->options.whole_gpus
+                                            ? "no MIG devices and no whole GPUs"
+                                            : "no MIG devices (use --whole-gpus to manage whole "
+                                              "GPUs)");
 }
 
 void lifecycle_target_name(const struct target *target, char *buffer, size_t size)

@@ -33,6 +33,9 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
  * without targets gets a note on stderr (and *ret_context has none). */
 int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_context);
 
+/* The note for a node without targets, on stderr. */
+void lifecycle_no_targets(const struct lifecycle_args *args);
+
 /* "0:1:0" or "1". */
 void lifecycle_target_name(const struct target *target, char *buffer, size_t size);
 

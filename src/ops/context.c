@@ -30,36 +30,63 @@ static int fail(enum ops_failure *ret_failure, enum ops_failure failure, int r)
         return r;
 }
 
-int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
-                     enum ops_failure *ret_failure, struct error *err)
+int ops_context_prepare(const struct ops_options *options, struct ops_context *ret_context,
+                        struct error *err)
 {
         struct ops_context context = {.options = *options};
-        *ret_failure = OPS_FAILURE_NONE;
         int r = layout_init(options->layout_kind, options->runtime_dir, &context.layout, err);
         if (r < 0)
-                return fail(ret_failure, OPS_FAILURE_USAGE, r);
+                return r;
+        *ret_context = context;
+        return 0;
+}
 
+int ops_read_node(struct node **ret_node, enum ops_failure *ret_failure, struct error *err)
+{
         struct nvml *nvml = NULL;
-        r = nvml_open(&nvml, err);
+        *ret_failure = OPS_FAILURE_NONE;
+        int r = nvml_open(&nvml, err);
         if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_DRIVER, r);
-        r = node_discover(nvml, &context.node, err);
+        r = node_discover(nvml, ret_node, err);
         nvml_close(nvml);
         if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_OTHER, r);
+        return 0;
+}
 
-        r = target_resolve(context.node, options->names, options->name_count, options->whole_gpus,
-                           false, &context.targets, &context.target_count, err);
-        if (r < 0) {
-                ops_context_done(&context);
+int ops_context_resolve(struct ops_context *context, struct node *node, struct error *err)
+{
+        node_free(context->node);
+        free(context->targets);
+        context->targets = NULL;
+        context->target_count = 0;
+        context->node = node;
+        return target_resolve(node, context->options.names, context->options.name_count,
+                              context->options.whole_gpus, false, &context->targets,
+                              &context->target_count, err);
+}
+
+int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
+                     enum ops_failure *ret_failure, struct error *err)
+{
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        *ret_failure = OPS_FAILURE_NONE;
+        int r = ops_context_prepare(options, &context, err);
+        if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_USAGE, r);
-        }
+        struct node *node = NULL;
+        r = ops_read_node(&node, ret_failure, err);
+        if (r < 0)
+                return r;
+        r = ops_context_resolve(&context, node, err);
+        if (r < 0)
+                return fail(ret_failure, OPS_FAILURE_USAGE, r);
         r = mps_control_find(&context.program, err);
-        if (r < 0) {
-                ops_context_done(&context);
+        if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_DRIVER, r);
-        }
         *ret_context = context;
+        memset(&context, 0, sizeof(context));
         return 0;
 }
 

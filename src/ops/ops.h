@@ -58,6 +58,19 @@ struct ops_context {
  * is left to the verb (start and stop scan under the node lock). */
 int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
                      enum ops_failure *ret_failure, struct error *err);
+
+/* The first step of ops_context_open alone: the options and the layout (a failure is a usage
+ * error). `start` takes the rest in its own order, reading NVML while it starts daemons. */
+int ops_context_prepare(const struct ops_options *options, struct ops_context *ret_context,
+                        struct error *err);
+
+/* Loads NVML, reads the node and unloads NVML again. *ret_failure says DRIVER (no usable NVML)
+ * or OTHER (a GPU that did not answer). */
+int ops_read_node(struct node **ret_node, enum ops_failure *ret_failure, struct error *err);
+
+/* Makes `node` the context's node (the context frees it, on failure too) and resolves the
+ * options' TARGET names in it into context->targets. */
+int ops_context_resolve(struct ops_context *context, struct node *node, struct error *err);
 void ops_context_done(struct ops_context *context);
 
 /* Scans /proc for control daemons into context->daemons (replacing an earlier scan). */
@@ -85,35 +98,6 @@ void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *
 
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines and durations. */
 long long ops_now_ms(void);
-
-/* ---- start ---- */
-
-enum start_outcome {
-        START_STARTED,
-        START_ALREADY_RUNNING,
-        START_RECOVERED, /* a pid file named a dead daemon: its leftovers were cleaned first */
-        START_FAILED,
-};
-
-struct start_result {
-        const struct target *target;
-        struct layout_paths paths;
-        enum start_outcome outcome;
-        pid_t pid;            /* the daemon, when running */
-        pid_t stale_pid;      /* START_RECOVERED: the dead daemon its pid file named */
-        long long elapsed_ms; /* this target's work, up to its daemon answering */
-        struct error error;   /* START_FAILED: why, in one sentence */
-};
-
-/*
- * Starts a daemon on every target of the context that lacks one, all in parallel under the node
- * lock, and waits (at most options.timeout_ms each) until each answers. `results` has
- * context->target_count entries. Returns how many failed, or a negative errno (with `err`) when
- * nothing could be tried (the runtime folder, the lock).
- */
-int ops_start(struct ops_context *context, struct start_result *results, struct error *err);
-
-const char *start_outcome_string(enum start_outcome outcome);
 
 /* ---- stop ---- */
 
@@ -160,8 +144,68 @@ int ops_stop(struct ops_context *context, struct stop_result *results, struct er
  * started with --whole-gpus, without listing every idle GPU as "not running". */
 void ops_stop_keep_used_whole_gpus(struct ops_context *context);
 
+/* Stops the daemon of one target as ops_stop does (without --force), from the caller's daemon
+ * scan, under the node lock the caller holds. 0 or a negative errno, result->error saying why. */
+int ops_stop_target(struct ops_context *context, const struct target *target,
+                    struct stop_result *result);
+
 const char *stop_outcome_string(enum stop_outcome outcome);
 const char *stop_step_string(enum stop_step step);
+
+/* ---- start ---- */
+
+enum start_outcome {
+        START_STARTED,
+        START_ALREADY_RUNNING,
+        START_RECOVERED, /* a pid file named a dead daemon: its leftovers were cleaned first */
+        START_FAILED,
+};
+
+struct start_result {
+        const struct target *target;
+        struct layout_paths paths;
+        enum start_outcome outcome;
+        pid_t pid;            /* the daemon, when running */
+        pid_t stale_pid;      /* START_RECOVERED: the dead daemon its pid file named */
+        long long elapsed_ms; /* this target's work, up to its daemon answering */
+        struct error error;   /* START_FAILED: why, in one sentence */
+};
+
+/* A daemon that start began from the node cache for a device NVML then did not list (the MIG
+ * layout changed since the cache was written): stopped again before start returned. */
+struct start_withdrawal {
+        char uuid[NODE_UUID_MAX];
+        enum start_outcome started; /* START_STARTED or START_RECOVERED */
+        struct stop_result stop;    /* how it was stopped; its target is NULL */
+};
+
+struct start_report {
+        struct start_result *results; /* one per context->targets entry, in that order */
+        size_t failed;
+        size_t from_cache; /* results worked on before NVML answered, from the node cache */
+        struct start_withdrawal *withdrawals;
+        size_t withdrawal_count;
+        size_t withdrawals_failed; /* daemons that could not be stopped again */
+        struct error cache_error;  /* the node cache could not be updated (start still worked) */
+};
+
+/*
+ * `start` from a prepared context (ops_context_prepare): reads the node through NVML in a thread
+ * and, meanwhile, under the node lock, starts the daemons of the targets that the node cache
+ * (node_cache.h) resolves the options' names to. When NVML answers, the context gets the node and
+ * its targets; a target started ahead that NVML confirms keeps its result, a daemon started ahead
+ * for a device NVML does not list is stopped again (a withdrawal), the targets the cache did not
+ * know are started now, and the cache is updated. Each daemon is waited for (at most
+ * options.timeout_ms) until it answers. Returns 0 with *ret_report filled (free it with
+ * start_report_done), or a negative errno with `err` and *ret_failure when nothing could be
+ * started: NVML, the TARGET names, the control program, the runtime folder, the lock. Daemons
+ * started ahead are stopped again in that case.
+ */
+int ops_start(struct ops_context *context, struct start_report *ret_report,
+              enum ops_failure *ret_failure, struct error *err);
+void start_report_done(struct start_report *report);
+
+const char *start_outcome_string(enum start_outcome outcome);
 
 /* ---- status ---- */
 

@@ -1,9 +1,12 @@
-/* `start`: one MPS control daemon per target, all targets at once, under the node lock. Each
+/* `start`: one MPS control daemon per target, all targets at once, under the node lock, begun
+ * from the node cache while NVML loads and checked against NVML before anything is reported. Each
  * target's folders are made safely, a daemon already there is kept, a dead one's leftovers are
  * cleaned, another daemon serving the same device is refused, and a new daemon counts as started
  * only once it answers a command. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 
 #include "base/cleanup.h"
 #include "driver/mps_control.h"
+#include "node/node_cache.h"
+#include "node/target_name.h"
 #include "ops/ops.h"
 
 #define ANSWER_RETRY_MS 5 /* between queries while a new daemon is not listening yet */
@@ -33,7 +38,9 @@ const char *start_outcome_string(enum start_outcome outcome)
 
 struct start_job {
         struct ops_context *context;
+        const struct target *targets; /* indexed like results, or through `map` */
         struct start_result *results;
+        const size_t *map; /* job index -> index in targets and results; NULL: the same */
         int timeout_ms;
 };
 
@@ -199,9 +206,11 @@ static int start_target(struct ops_context *context, const struct target *target
 static void start_one(void *shared, size_t index)
 {
         struct start_job *job = shared;
+        if (job->map)
+                index = job->map[index];
         struct start_result *result = &job->results[index];
         long long began = ops_now_ms();
-        result->target = &job->context->targets[index];
+        result->target = &job->targets[index];
         int r = start_target(job->context, result->target, began + job->timeout_ms, result);
         if (r < 0) {
                 result->outcome = START_FAILED;
@@ -211,25 +220,285 @@ static void start_one(void *shared, size_t index)
         result->elapsed_ms = ops_now_ms() - began;
 }
 
-int ops_start(struct ops_context *context, struct start_result *results, struct error *err)
+static void start_all(struct ops_context *context, const struct target *targets,
+                      struct start_result *results, const size_t *map, size_t count)
 {
-        _cleanup_close_ int runtime_fd = -1, lock_fd = -1;
-        int r = ops_context_lock(context, &runtime_fd, &lock_fd, err);
-        if (r < 0)
-                return r;
-
-        memset(results, 0, context->target_count * sizeof(*results));
         struct start_job job = {
             .context = context,
+            .targets = targets,
             .results = results,
+            .map = map,
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_START_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(context->target_count, start_one, &job);
+        ops_parallel(count, start_one, &job);
+}
 
-        int failed = 0;
+/* NVML, read in a thread while daemons start: on the H100 it costs about 20 ms per command,
+ * as much as a control daemon takes to start and answer (docs/benchmarks.md). */
+struct discovery {
+        pthread_t thread;
+        bool running;
+        bool joined;
+        struct node *node;
+        enum ops_failure failure;
+        struct error error;
+        int result;
+};
+
+static void *discover(void *data)
+{
+        struct discovery *discovery = data;
+        discovery->result = ops_read_node(&discovery->node, &discovery->failure, &discovery->error);
+        return NULL;
+}
+
+static void discovery_begin(struct discovery *discovery)
+{
+        /* A thread that cannot be made only costs the overlap: read NVML here and now. */
+        discovery->running = pthread_create(&discovery->thread, NULL, discover, discovery) == 0;
+        if (!discovery->running)
+                (void)discover(discovery);
+}
+
+/* Waits for NVML and makes its node the context's, TARGET names resolved in it. The errors come
+ * in ops_context_open's order: NVML, then the names. */
+static int discovery_finish(struct ops_context *context, struct discovery *discovery,
+                            enum ops_failure *ret_failure, struct error *err)
+{
+        if (discovery->running && !discovery->joined)
+                (void)pthread_join(discovery->thread, NULL);
+        discovery->joined = true;
+        if (discovery->result < 0) {
+                *ret_failure = discovery->failure;
+                *err = discovery->error;
+                return discovery->result;
+        }
+        if (!discovery->node)
+                return 0; /* already handed over */
+        int r = ops_context_resolve(context, TAKE_PTR(discovery->node), err);
+        if (r < 0)
+                *ret_failure = OPS_FAILURE_USAGE;
+        return r;
+}
+
+static void discovery_abandon(struct discovery *discovery)
+{
+        if (discovery->running && !discovery->joined)
+                (void)pthread_join(discovery->thread, NULL);
+        discovery->joined = true;
+        node_free(TAKE_PTR(discovery->node));
+}
+
+/* What the node cache says the options' names mean, before NVML can say it. Any doubt (no cache,
+ * a cache not trusted or not readable, a name it does not resolve) means nothing is started
+ * ahead. */
+struct ahead {
+        struct node *node;
+        struct target *targets;
+        size_t count;
+        struct start_result *results;
+        bool *confirmed; /* NVML lists the target: its result moved to the report */
+};
+
+static void ahead_done(struct ahead *ahead)
+{
+        free(ahead->confirmed);
+        free(ahead->results);
+        free(ahead->targets);
+        node_free(ahead->node);
+        memset(ahead, 0, sizeof(*ahead));
+}
+
+static void ahead_start(struct ops_context *context, int runtime_fd, struct ahead *ahead)
+{
+        struct error ignored = {0};
+        if (node_cache_read(runtime_fd, &ahead->node) < 0)
+                return;
+        if (target_resolve(ahead->node, context->options.names, context->options.name_count,
+                           context->options.whole_gpus, false, &ahead->targets, &ahead->count,
+                           &ignored) < 0 ||
+            ahead->count == 0) {
+                ahead_done(ahead);
+                return;
+        }
+        ahead->results = calloc(ahead->count, sizeof(*ahead->results));
+        ahead->confirmed = calloc(ahead->count, sizeof(*ahead->confirmed));
+        if (!ahead->results || !ahead->confirmed) {
+                ahead_done(ahead);
+                return;
+        }
+        start_all(context, ahead->targets, ahead->results, NULL, ahead->count);
+}
+
+/* Stops the daemons started ahead that NVML did not confirm (all of them when NVML failed), and
+ * removes the folders that a failed start ahead made for such a device (the driver refuses a UUID
+ * it does not know, simgpu always and driver 580 sometimes: docs/driver-facts.md). A daemon that
+ * was running before start came is not start's to stop. */
+static void withdraw(struct ops_context *context, struct ahead *ahead, struct start_report *report)
+{
+        size_t count = 0;
+        for (size_t i = 0; i < ahead->count; i++) {
+                if (ahead->confirmed[i])
+                        continue;
+                if (ahead->results[i].outcome == START_FAILED) {
+                        struct layout_removal removal;
+                        struct error ignored = {0};
+                        (void)layout_remove(&context->layout, ahead->targets[i].uuid, &removal,
+                                            &ignored);
+                }
+                count += ahead->results[i].outcome == START_STARTED ||
+                         ahead->results[i].outcome == START_RECOVERED;
+        }
+        if (count == 0)
+                return;
+        report->withdrawals = calloc(count, sizeof(*report->withdrawals));
+        if (!report->withdrawals) {
+                report->withdrawals_failed = count;
+                return;
+        }
+        /* The scan under the lock predates these daemons: without a new one, stop would take
+         * them for absent and remove their folders under them. */
+        struct error scan_error = {0};
+        int scanned = ops_context_scan(context, &scan_error);
+        for (size_t i = 0; i < ahead->count; i++) {
+                const struct start_result *started = &ahead->results[i];
+                if (ahead->confirmed[i] ||
+                    (started->outcome != START_STARTED && started->outcome != START_RECOVERED))
+                        continue;
+                struct start_withdrawal *withdrawal =
+                    &report->withdrawals[report->withdrawal_count++];
+                (void)snprintf(withdrawal->uuid, sizeof(withdrawal->uuid), "%s",
+                               ahead->targets[i].uuid);
+                withdrawal->started = started->outcome;
+                if (scanned < 0) {
+                        withdrawal->stop.outcome = STOP_FAILED;
+                        withdrawal->stop.pid = started->pid;
+                        withdrawal->stop.error = scan_error;
+                } else {
+                        (void)ops_stop_target(context, &ahead->targets[i], &withdrawal->stop);
+                }
+                withdrawal->stop.target = NULL;
+                if (withdrawal->stop.outcome == STOP_FAILED)
+                        report->withdrawals_failed++;
+        }
+}
+
+/* Moves each result worked out ahead to the NVML target with its UUID; *ret_pending lists the
+ * targets still to start. */
+static int take_confirmed(const struct ops_context *context, struct ahead *ahead,
+                          struct start_report *report, size_t **ret_pending,
+                          size_t *ret_pending_count)
+{
+        size_t *pending = calloc(context->target_count + 1, sizeof(*pending));
+        if (!pending)
+                return -ENOMEM;
+        size_t pending_count = 0;
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct target *target = &context->targets[i];
+                size_t j = 0;
+                while (j < ahead->count &&
+                       (ahead->confirmed[j] || strcmp(ahead->targets[j].uuid, target->uuid) != 0))
+                        j++;
+                if (j == ahead->count) {
+                        pending[pending_count++] = i;
+                        continue;
+                }
+                ahead->confirmed[j] = true;
+                report->results[i] = ahead->results[j];
+                report->results[i].target = target;
+                report->from_cache++;
+        }
+        *ret_pending = pending;
+        *ret_pending_count = pending_count;
+        return 0;
+}
+
+void start_report_done(struct start_report *report)
+{
+        free(report->results);
+        free(report->withdrawals);
+        memset(report, 0, sizeof(*report));
+}
+
+static bool runtime_dir_exists(const struct ops_context *context)
+{
+        _cleanup_close_ int fd = -1;
+        struct error ignored = {0};
+        return layout_open_runtime_dir(&context->layout, false, &fd, &ignored) == 0;
+}
+
+int ops_start(struct ops_context *context, struct start_report *ret_report,
+              enum ops_failure *ret_failure, struct error *err)
+{
+        _cleanup_(start_report_done) struct start_report report = {0};
+        _cleanup_(ahead_done) struct ahead ahead = {0};
+        _cleanup_(discovery_abandon) struct discovery discovery = {0};
+        *ret_failure = OPS_FAILURE_NONE;
+        discovery_begin(&discovery);
+
+        struct error program_error = {0};
+        int r = mps_control_find(&context->program, &program_error);
+        if (r < 0) {
+                int nvml = discovery_finish(context, &discovery, ret_failure, err);
+                if (nvml < 0)
+                        return nvml;
+                *ret_failure = OPS_FAILURE_DRIVER;
+                *err = program_error;
+                return r;
+        }
+
+        /* No runtime folder, no cache: nothing to start ahead, and nothing is made before NVML
+         * says there is a driver. */
+        _cleanup_close_ int runtime_fd = -1, lock_fd = -1;
+        struct error lock_error = {0};
+        bool early = runtime_dir_exists(context);
+        if (!early) {
+                r = discovery_finish(context, &discovery, ret_failure, err);
+                if (r < 0)
+                        return r;
+        }
+        r = ops_context_lock(context, &runtime_fd, &lock_fd, &lock_error);
+        if (r < 0) {
+                int nvml = discovery_finish(context, &discovery, ret_failure, err);
+                if (nvml < 0)
+                        return nvml;
+                *ret_failure = OPS_FAILURE_OTHER;
+                *err = lock_error;
+                return r;
+        }
+
+        if (early)
+                ahead_start(context, runtime_fd, &ahead);
+        r = discovery_finish(context, &discovery, ret_failure, err);
+        if (r < 0) {
+                withdraw(context, &ahead, &report);
+                if (report.withdrawals_failed > 0)
+                        (void)error_prefix(err,
+                                           "%zu MPS control daemon%s started from the node "
+                                           "cache could not be stopped again (see `mpsmig "
+                                           "status`)",
+                                           report.withdrawals_failed,
+                                           report.withdrawals_failed == 1 ? "" : "s");
+                return r;
+        }
+
+        report.results = calloc(context->target_count + 1, sizeof(*report.results));
+        if (!report.results)
+                return error_set(err, -ENOMEM, "out of memory");
+        _cleanup_free_ size_t *pending = NULL;
+        size_t pending_count = 0;
+        if (take_confirmed(context, &ahead, &report, &pending, &pending_count) < 0)
+                return error_set(err, -ENOMEM, "out of memory");
+        withdraw(context, &ahead, &report);
+        start_all(context, context->targets, report.results, pending, pending_count);
+
         for (size_t i = 0; i < context->target_count; i++)
-                if (results[i].outcome == START_FAILED)
-                        failed++;
-        return failed;
+                if (report.results[i].outcome == START_FAILED)
+                        report.failed++;
+        (void)node_cache_write(runtime_fd, context->layout.runtime_dir, context->node,
+                               &report.cache_error);
+        *ret_report = report;
+        memset(&report, 0, sizeof(report));
+        return 0;
 }

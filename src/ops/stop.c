@@ -227,6 +227,35 @@ static void stop_one(void *shared, size_t index)
         result->elapsed_ms = ops_now_ms() - began;
 }
 
+static struct stop_job make_job(struct ops_context *context, struct stop_result *results,
+                                int timeout_ms, bool force)
+{
+        struct stop_job job = {.context = context, .results = results, .force = force};
+        if (force) {
+                job.quit_seconds = OPS_FORCE_QUIT_SECONDS;
+                job.quit_wait_ms = OPS_FORCE_WAIT_MS;
+        } else {
+                job.quit_seconds = (unsigned)((timeout_ms + 999) / 1000);
+                job.quit_wait_ms = timeout_ms + OPS_ESCALATION_WAIT_MS;
+        }
+        return job;
+}
+
+int ops_stop_target(struct ops_context *context, const struct target *target,
+                    struct stop_result *result)
+{
+        struct stop_job job = make_job(context, result, OPS_STOP_TIMEOUT_MS_DEFAULT, false);
+        memset(result, 0, sizeof(*result));
+        result->target = target;
+        int r = stop_target(&job, target, result);
+        if (r < 0) {
+                result->outcome = STOP_FAILED;
+                if (!result->error.message[0])
+                        (void)error_set(&result->error, r, "%s", strerror(-r));
+        }
+        return r;
+}
+
 void ops_stop_keep_used_whole_gpus(struct ops_context *context)
 {
         size_t kept = 0;
@@ -254,15 +283,7 @@ int ops_stop(struct ops_context *context, struct stop_result *results, struct er
 
         int timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                          : OPS_STOP_TIMEOUT_MS_DEFAULT;
-        struct stop_job job = {
-            .context = context, .results = results, .force = context->options.force};
-        if (context->options.force) {
-                job.quit_seconds = OPS_FORCE_QUIT_SECONDS;
-                job.quit_wait_ms = OPS_FORCE_WAIT_MS;
-        } else {
-                job.quit_seconds = (unsigned)((timeout_ms + 999) / 1000);
-                job.quit_wait_ms = timeout_ms + OPS_ESCALATION_WAIT_MS;
-        }
+        struct stop_job job = make_job(context, results, timeout_ms, context->options.force);
         ops_parallel(context->target_count, stop_one, &job);
 
         int failed = 0;

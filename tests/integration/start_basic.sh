@@ -45,7 +45,7 @@ m stop
 check_eq "stop: exit 0" 0 "$rc"
 check_eq "stop: four stopped by quit" 4 "$(rows 'stopped \(quit\)' "$out")"
 check_eq "stop: no daemon left" "" "$(daemons)"
-check_eq "stop: only the lock is left in the runtime folder" "lock" "$(ls -A "$MPSMIG_RUNTIME_DIR")"
+check_eq "stop: only the lock and the node cache are left in the runtime folder" "lock node.json" "$(ls -A "$MPSMIG_RUNTIME_DIR" | xargs)"
 
 # TARGET arguments: GPU:GI:CI and a UUID prefix.
 m start 0:2:1 "${UUID0:0:12}"

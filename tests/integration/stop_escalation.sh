@@ -24,7 +24,7 @@ check_eq "stop: the one ignoring SIGTERM got SIGKILL" 1 "$(grep -cE "^0:2:0 +$UU
 alive "$pid1" && fail "the hung daemon is gone" || pass "the hung daemon is gone"
 alive "$pid2" && fail "the daemon ignoring SIGTERM is gone" || pass "the daemon ignoring SIGTERM is gone"
 check_eq "no daemon left" "" "$(daemons)"
-check_eq "every folder removed, stale files included" "lock" "$(ls -A "$MPSMIG_RUNTIME_DIR")"
+check_eq "every folder removed, stale files included" "lock node.json" "$(ls -A "$MPSMIG_RUNTIME_DIR" | xargs)"
 # quit -t 1, 1 + 2 s of waiting, shutdown_server (no servers), SIGTERM + 2 s, SIGKILL: about 5 s.
 [ "$elapsed" -lt 15000 ] && pass "stop: bounded ($elapsed ms)" || fail "stop: bounded ($elapsed ms)"
 
