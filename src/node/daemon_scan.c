@@ -93,23 +93,31 @@ static const char *base_name(const char *path)
         return slash ? slash + 1 : path;
 }
 
-/* Whether the process runs `program`: by /proc/PID/exe, or by argv[0] when exe is unreadable.
- * `cmdline` is the process's NUL-separated command line. */
-static bool runs_program(pid_t pid, const char *program, const char *cmdline, size_t cmdline_size)
+/* Whether /proc/PID/exe is `program` (by file name): 1 yes, 0 no; -ENOENT when the process has
+ * no executable (a kernel thread, a zombie, or gone), -EACCES when it is not ours to read (the
+ * caller then looks at argv[0]). One system call, which rules out nearly every pid of a scan. */
+static int exe_is(pid_t pid, const char *program)
 {
         char path[64], exe[PATH_MAX];
         (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
         ssize_t n = readlink(path, exe, sizeof(exe) - 1);
-        if (n >= 0) {
-                exe[n] = '\0';
-                /* A binary replaced on disk (a reinstall, a rebuild) reads "... (deleted)". */
-                char *deleted = strstr(exe, " (deleted)");
-                if (deleted && deleted[strlen(" (deleted)")] == '\0')
-                        *deleted = '\0';
-                return strcmp(base_name(exe), program) == 0;
-        }
-        if (errno != EACCES && errno != EPERM)
-                return false;
+        if (n < 0)
+                return errno == ENOENT ? -ENOENT : errno == EACCES || errno == EPERM ? -EACCES : 0;
+        exe[n] = '\0';
+        /* A binary replaced on disk (a reinstall, a rebuild) reads "... (deleted)". */
+        char *deleted = strstr(exe, " (deleted)");
+        if (deleted && deleted[strlen(" (deleted)")] == '\0')
+                *deleted = '\0';
+        return strcmp(base_name(exe), program) == 0;
+}
+
+/* Whether the process runs `program`: by /proc/PID/exe, or by argv[0] when exe is unreadable.
+ * `cmdline` is the process's NUL-separated command line. */
+static bool runs_program(pid_t pid, const char *program, const char *cmdline, size_t cmdline_size)
+{
+        int exe = exe_is(pid, program);
+        if (exe != -EACCES)
+                return exe == 1;
         return cmdline_size > 0 && strcmp(base_name(cmdline), program) == 0;
 }
 
@@ -162,24 +170,39 @@ int process_uid(pid_t pid, uid_t *ret_uid)
         return 0;
 }
 
-int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon)
+/* daemon_inspect, cheapest test first: a scan of /proc visits every kernel thread and every
+ * process (hundreds of pids on a GPU node), which their executable alone rules out. `scanning`
+ * skips telling a zombie from a kernel thread, which only a caller that holds a pid needs. */
+static int inspect(pid_t pid, bool scanning, struct mps_daemon *ret_daemon)
 {
         char state;
         pid_t ppid;
         unsigned long long start;
-        int r = read_stat(pid, &state, &ppid, &start);
+        _cleanup_free_ char *cmdline = NULL;
+        size_t cmdline_size;
+        int exe = exe_is(pid, DAEMON_CONTROL_PROGRAM);
+        if (exe == 0)
+                return -EPERM;
+        if (exe == -ENOENT) {
+                if (scanning)
+                        return -EPERM;
+                int r = read_stat(pid, &state, &ppid, &start);
+                if (r < 0)
+                        return r;
+                return state == 'Z' || state == 'X' ? -ESRCH : -EPERM;
+        }
+        int r = read_proc(pid, "cmdline", 65536, &cmdline, &cmdline_size);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        if (cmdline_size == 0 ||
+            (exe < 0 && strcmp(base_name(cmdline), DAEMON_CONTROL_PROGRAM) != 0) ||
+            !daemon_arguments(cmdline, cmdline_size))
+                return -EPERM;
+        r = read_stat(pid, &state, &ppid, &start);
         if (r < 0)
                 return r;
         if (state == 'Z' || state == 'X')
                 return -ESRCH;
-        _cleanup_free_ char *cmdline = NULL;
-        size_t cmdline_size;
-        r = read_proc(pid, "cmdline", 65536, &cmdline, &cmdline_size);
-        if (r < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        if (!runs_program(pid, DAEMON_CONTROL_PROGRAM, cmdline, cmdline_size) ||
-            !daemon_arguments(cmdline, cmdline_size))
-                return -EPERM;
 
         struct mps_daemon daemon = {.pid = pid, .start_ticks = start};
         r = process_uid(pid, &daemon.uid);
@@ -205,6 +228,11 @@ int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon)
         strip_trailing_slashes(daemon.pipe_dir);
         *ret_daemon = daemon;
         return 0;
+}
+
+int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon)
+{
+        return inspect(pid, false, ret_daemon);
 }
 
 static bool is_pid_name(const char *name)
@@ -236,13 +264,17 @@ static int for_each_pid(int (*visit)(pid_t pid, void *data), void *data)
 struct daemon_list {
         struct mps_daemon *items;
         size_t count, capacity;
+        pid_t self;
 };
 
 static int collect_daemon(pid_t pid, void *data)
 {
         struct daemon_list *list = data;
         struct mps_daemon daemon;
-        if (daemon_inspect(pid, &daemon) < 0)
+        /* mpsmig itself is never a control daemon. */
+        if (pid == list->self)
+                return 0;
+        if (inspect(pid, true, &daemon) < 0)
                 return 0;
         if (list->count == list->capacity) {
                 size_t capacity = list->capacity ? list->capacity * 2 : 8;
@@ -264,7 +296,7 @@ static int by_pid(const void *a, const void *b)
 
 int daemon_scan(struct mps_daemon **ret_daemons, size_t *ret_count, struct error *err)
 {
-        struct daemon_list list = {0};
+        struct daemon_list list = {.self = getpid()};
         int r = for_each_pid(collect_daemon, &list);
         if (r < 0) {
                 free(list.items);

@@ -5,16 +5,20 @@
  * only once it answers a command. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "driver/mps_control.h"
+#include "driver/nvml.h"
 #include "node/node_cache.h"
 #include "node/target_name.h"
 #include "ops/ops.h"
@@ -234,31 +238,149 @@ static void start_all(struct ops_context *context, const struct target *targets,
         ops_parallel(count, start_one, &job);
 }
 
-/* NVML, read in a thread while daemons start: on the H100 it costs about 20 ms per command,
- * as much as a control daemon takes to start and answer (docs/benchmarks.md). */
+/* NVML, read while daemons start: on the H100 it costs about 20 ms per command, as much as a
+ * control daemon takes to start and answer. It runs in a forked child rather than a thread: NVML
+ * loads libcuda, whose mapping and relocation hold the memory-map lock that a thread would share
+ * with start's own work (docs/benchmarks.md has the figures). The child is forked while start is
+ * still single-threaded and runs no other program: it loads NVML, writes "RESULT FAILURE\n" and
+ * the node (node_cache_format) or the error message into a pipe, closes it, and only then shuts
+ * NVML down, so that the parent need not wait for that. */
+#define DISCOVERY_TIMEOUT_MS 30000 /* a driver that hangs longer is reported, not waited for */
+
 struct discovery {
-        pthread_t thread;
-        bool running;
-        bool joined;
+        pid_t child; /* 0: read in this process instead (fork failed) or already reaped */
+        int pipe_fd; /* the read end */
+        bool finished;
+        bool answered; /* the child wrote a whole answer */
         struct node *node;
         enum ops_failure failure;
         struct error error;
         int result;
 };
 
-static void *discover(void *data)
+static void write_all(int fd, const char *text, size_t size)
 {
-        struct discovery *discovery = data;
-        discovery->result = ops_read_node(&discovery->node, &discovery->failure, &discovery->error);
-        return NULL;
+        while (size > 0) {
+                ssize_t n = write(fd, text, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                text += n;
+                size -= (size_t)n;
+        }
+}
+
+static _Noreturn void discovery_child(int fd)
+{
+        struct nvml *nvml = NULL;
+        struct node *node = NULL;
+        struct error err = {0};
+        enum ops_failure failure = OPS_FAILURE_DRIVER;
+        char *text = NULL;
+        int r = nvml_open(&nvml, &err);
+        if (r == 0) {
+                failure = OPS_FAILURE_OTHER;
+                r = node_discover(nvml, &node, &err);
+        }
+        if (r == 0 && (r = node_cache_format(node, &text)) < 0)
+                (void)error_set(&err, r, "cannot pass the node on: %s", strerror(-r));
+        char header[64];
+        int length = snprintf(header, sizeof(header), "%d %d\n", r, r < 0 ? (int)failure : 0);
+        write_all(fd, header, (size_t)length);
+        if (r == 0)
+                write_all(fd, text, strlen(text));
+        else
+                write_all(fd, err.message, strlen(err.message));
+        (void)close(fd);
+        nvml_close(nvml);
+        _exit(0);
 }
 
 static void discovery_begin(struct discovery *discovery)
 {
-        /* A thread that cannot be made only costs the overlap: read NVML here and now. */
-        discovery->running = pthread_create(&discovery->thread, NULL, discover, discovery) == 0;
-        if (!discovery->running)
-                (void)discover(discovery);
+        int fds[2];
+        discovery->pipe_fd = -1;
+        if (pipe2(fds, O_CLOEXEC) == 0) {
+                pid_t pid = fork();
+                if (pid == 0) {
+                        (void)close(fds[0]);
+                        discovery_child(fds[1]);
+                }
+                (void)close(fds[1]);
+                if (pid > 0) {
+                        discovery->child = pid;
+                        discovery->pipe_fd = fds[0];
+                        return;
+                }
+                (void)close(fds[0]);
+        }
+        /* No pipe or no fork only costs the overlap: read NVML here and now. */
+        discovery->result = ops_read_node(&discovery->node, &discovery->failure, &discovery->error);
+        discovery->finished = true;
+}
+
+/* Reads the child's answer (at most DISCOVERY_TIMEOUT_MS from now) into the discovery. */
+static void discovery_read(struct discovery *discovery)
+{
+        size_t capacity = NODE_CACHE_MAX_BYTES + 64, used = 0;
+        _cleanup_free_ char *text = malloc(capacity + 1);
+        long long deadline = ops_now_ms() + DISCOVERY_TIMEOUT_MS;
+        bool eof = false;
+        while (text && !eof && used < capacity) {
+                long long left = deadline - ops_now_ms();
+                struct pollfd watch = {.fd = discovery->pipe_fd, .events = POLLIN};
+                int ready = left > 0 ? poll(&watch, 1, (int)left) : 0;
+                if (ready < 0 && errno == EINTR)
+                        continue;
+                if (ready <= 0)
+                        break;
+                ssize_t n = read(discovery->pipe_fd, text + used, capacity - used);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        eof = true;
+                else
+                        used += (size_t)n;
+        }
+        discovery->finished = true;
+        int result = 0, failure = 0, header = 0;
+        if (!text) {
+                discovery->result = error_set(&discovery->error, -ENOMEM, "out of memory");
+                discovery->failure = OPS_FAILURE_OTHER;
+                return;
+        }
+        text[used] = '\0';
+        if (!eof) {
+                discovery->result = error_set(&discovery->error, -ETIMEDOUT,
+                                              "NVML did not answer within %d s (a hung driver? "
+                                              "see `nvidia-smi` and dmesg)",
+                                              DISCOVERY_TIMEOUT_MS / 1000);
+                discovery->failure = OPS_FAILURE_DRIVER;
+                return;
+        }
+        if (sscanf(text, "%d %d\n%n", &result, &failure, &header) != 2 || header == 0 ||
+            result > 0 || failure < OPS_FAILURE_NONE || failure > OPS_FAILURE_OTHER) {
+                discovery->result = error_set(&discovery->error, -EIO,
+                                              "the process reading NVML ended without an answer "
+                                              "(did NVML crash it?); `mpsmig list` reads NVML "
+                                              "directly and shows what fails");
+                discovery->failure = OPS_FAILURE_DRIVER;
+                return;
+        }
+        discovery->answered = true;
+        if (result < 0) {
+                discovery->result = error_set(&discovery->error, result, "%s", text + header);
+                discovery->failure = (enum ops_failure)failure;
+                return;
+        }
+        discovery->result =
+            node_cache_parse(text + header, used - (size_t)header, &discovery->node);
+        if (discovery->result < 0) {
+                (void)error_set(&discovery->error, discovery->result,
+                                "the process reading NVML gave an answer that does not parse");
+                discovery->failure = OPS_FAILURE_OTHER;
+        }
 }
 
 /* Waits for NVML and makes its node the context's, TARGET names resolved in it. The errors come
@@ -266,9 +388,8 @@ static void discovery_begin(struct discovery *discovery)
 static int discovery_finish(struct ops_context *context, struct discovery *discovery,
                             enum ops_failure *ret_failure, struct error *err)
 {
-        if (discovery->running && !discovery->joined)
-                (void)pthread_join(discovery->thread, NULL);
-        discovery->joined = true;
+        if (!discovery->finished)
+                discovery_read(discovery);
         if (discovery->result < 0) {
                 *ret_failure = discovery->failure;
                 *err = discovery->error;
@@ -282,11 +403,21 @@ static int discovery_finish(struct ops_context *context, struct discovery *disco
         return r;
 }
 
+/* A child that answered is left to shut NVML down (2.5 ms on the H100, nothing start needs to
+ * wait for): reaped here if it is done, by init otherwise. One that did not answer in time (a
+ * driver hung in it) is killed and reaped. */
 static void discovery_abandon(struct discovery *discovery)
 {
-        if (discovery->running && !discovery->joined)
-                (void)pthread_join(discovery->thread, NULL);
-        discovery->joined = true;
+        if (discovery->child > 0 && !discovery->answered) {
+                (void)kill(discovery->child, SIGKILL);
+                while (waitpid(discovery->child, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        } else if (discovery->child > 0) {
+                (void)waitpid(discovery->child, NULL, WNOHANG);
+        }
+        discovery->child = 0;
+        if (discovery->pipe_fd >= 0)
+                (void)close(TAKE_FD(discovery->pipe_fd));
         node_free(TAKE_PTR(discovery->node));
 }
 
