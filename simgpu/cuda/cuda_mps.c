@@ -20,18 +20,30 @@
  * while another user's server drains; past this it gives up as a failed connection. */
 #define MPS_ATTACH_TIMEOUT_S 60
 
+/* The fewest SMs an MPS client got on the H100 (8 at 1 %) and that GPU's SM count. */
+#define CU_MPS_FLOOR_SMS    8u
+#define CU_MPS_FLOOR_OF_SMS 132u
+
+/* Fitted to the five H100 readings (132 SMs: 100 % 132, 50 % 66, 40 % 52, 25 % 32, 1 % 8;
+ * docs/hardware/2026-11-25/probe.txt): whole TPCs (pairs of SMs) rounded down, but never fewer
+ * than the H100's floor of 8 SMs scaled to the device's size (8/132 of its SMs, in whole TPCs),
+ * and never fewer than one TPC nor more than the device has. Scaling keeps the floor from
+ * swallowing a small MIG instance (14 or 16 SMs: one TPC); its real value there is not read. */
 unsigned cu_mps_scaled_sm_count(unsigned sm_count, double percentage)
 {
-        unsigned n;
+        unsigned n, floor_sms;
 
         if (percentage >= 100.0)
                 return sm_count;
         /* the small epsilon keeps 132 * 25 / 100 at 33 despite binary fractions */
         n = (unsigned)floor((double)sm_count * percentage / 100.0 + 1e-9);
         n &= ~1u;
-        if (n < 2)
-                n = sm_count < 2 ? sm_count : 2;
-        return n;
+        floor_sms = 2 * (sm_count * CU_MPS_FLOOR_SMS / (CU_MPS_FLOOR_OF_SMS * 2));
+        if (floor_sms < 2)
+                floor_sms = 2;
+        if (n < floor_sms)
+                n = floor_sms;
+        return n < sm_count ? n : sm_count;
 }
 
 /* CUDA_MPS_ACTIVE_THREAD_PERCENTAGE counts only in (0, 100]; anything else (200, abc) is

@@ -163,7 +163,8 @@ struct cu_alloc *cu_alloc_find_locked(const struct cu_context *ctx, CUdeviceptr 
 CUresult cu_mps_attach(struct cu_device *devices, int count);
 
 /* The number of SMs a client sees under an active thread percentage: rounded down to whole
- * TPCs (pairs of SMs), at least one TPC. */
+ * TPCs (pairs of SMs), at least 8/132 of the device's SMs in whole TPCs (the H100's floor of 8),
+ * at least one TPC, at most the device's count (cuda_mps.c says what it is fitted to). */
 unsigned cu_mps_scaled_sm_count(unsigned sm_count, double percentage);
 
 /* Parses a byte size with an optional binary unit: 512M, 2G, 2GB, 1024. 0 or -EINVAL. */

@@ -47,11 +47,14 @@ int mps_parse_percentage(const char *text, double *ret)
         return 0;
 }
 
-/* A byte size with an optional binary unit (K, M, G, T, optionally followed by B): 2G, 1500M,
- * 2GB, 1073741824. Zero and overflow are refused. */
+/* A pinned-limit VALUE as driver 580 reads it (mps_control_unknowns.txt and ...2.txt): digits,
+ * then the character after them decides: G or g is GiB, anything else (M, none, K, T, X, the '.'
+ * of `1.5G`) is MiB, so `1048576` reads back 1024G, `1T` 1M and `1.5G` 1M; what follows is not
+ * looked at (`2GB` is 2G). 0 clears the limit (the getter then prints nothing). No digits
+ * (`lots`) and overflow are refused. */
 int mps_parse_size(const char *text, unsigned long long *ret)
 {
-        unsigned long long value = 0, scale = 1;
+        unsigned long long value = 0, scale = MIB;
         const char *c = text;
 
         if (!text || !isdigit((unsigned char)*c))
@@ -61,33 +64,8 @@ int mps_parse_size(const char *text, unsigned long long *ret)
                         return -ERANGE;
                 value = value * 10 + (unsigned long long)(*c - '0');
         }
-        switch (toupper((unsigned char)*c)) {
-        case '\0':
-                break;
-        case 'K':
-                scale = 1024ULL;
-                break;
-        case 'M':
-                scale = MIB;
-                break;
-        case 'G':
+        if (toupper((unsigned char)*c) == 'G')
                 scale = GIB;
-                break;
-        case 'T':
-                scale = GIB * 1024;
-                break;
-        default:
-                return -EINVAL;
-        }
-        if (*c) {
-                c++;
-                if (toupper((unsigned char)*c) == 'B')
-                        c++;
-                if (*c)
-                        return -EINVAL;
-        }
-        if (value == 0)
-                return -EINVAL;
         if (value > ~0ULL / scale)
                 return -ERANGE;
         *ret = value * scale;
@@ -133,7 +111,9 @@ static struct mps_server *server_argument(struct mps_daemon *daemon, const char 
         return server;
 }
 
-/* A device key: an ordinal ("0") or the UUID of a device the daemon sees. */
+/* A device key: an ordinal or the UUID of a device the daemon sees. Driver 580 took ordinal 7 on
+ * a one-device daemon and handed it to its server (server.log: "Device pinned memory limit for
+ * device 7 set to ..."): any ordinal below simgpu's table size is kept. */
 static int device_argument(struct mps_daemon *daemon, const char *text, size_t *ret_index,
                            bool *ret_by_uuid)
 {
@@ -143,7 +123,7 @@ static int device_argument(struct mps_daemon *daemon, const char *text, size_t *
                 return -EINVAL;
         if (isdigit((unsigned char)*text)) {
                 unsigned long ordinal = strtoul(text, &end, 10);
-                if (*end || ordinal >= daemon->device_count)
+                if (*end || ordinal >= MPS_MAX_DEVICES)
                         return -ENODEV;
                 *ret_index = ordinal;
                 *ret_by_uuid = false;
@@ -210,6 +190,8 @@ static void cmd_get_server_list(struct mps_daemon *daemon, struct mps_connection
 static void cmd_get_server_status(struct mps_daemon *daemon, struct mps_connection *connection,
                                   int argc, char **argv, struct mps_answer *answer)
 {
+        /* Driver 580 answered ACTIVE for a server still starting (mps_control_unknowns2.txt:
+         * asked about 30 ms after start_server, while ps still said "Server not found"). */
         if (server_argument(daemon, argc > 1 ? argv[1] : NULL, answer))
                 mps_answer_printf(answer, "ACTIVE\n");
 }
@@ -229,6 +211,9 @@ static void cmd_get_client_list(struct mps_daemon *daemon, struct mps_connection
                 mps_answer_printf(answer, "%d\n", (int)clients[i]->client.pid);
 }
 
+/* Driver 580: no ready server, `Server not found`, each starting server logged as `<busy>`
+ * (probe.txt's control.log); `-p` naming no ready server, `Server <PID> not found` twice and an
+ * empty line (mps_control_unknowns.txt); a server without clients, nothing; else the table. */
 static void cmd_ps(struct mps_daemon *daemon, struct mps_connection *connection, int argc,
                    char **argv, struct mps_answer *answer)
 {
@@ -238,14 +223,23 @@ static void cmd_ps(struct mps_daemon *daemon, struct mps_connection *connection,
         size_t count;
         pid_t pid;
 
-        for (size_t i = 0; i < MPS_MAX_SERVERS; i++)
-                if (daemon->servers[i].in_use && daemon->servers[i].state != MPS_SERVER_EXITING)
+        for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
+                const struct mps_server *server = &daemon->servers[i];
+                if (!server->in_use || server->state == MPS_SERVER_EXITING)
+                        continue;
+                if (server->state == MPS_SERVER_STARTING)
+                        mps_log(daemon, "Server %d is <busy>", (int)server->pid);
+                else
                         any_server = true;
+        }
         if (argc > 2 && strcmp(argv[1], "-p") == 0) {
                 if (parse_pid(argv[2], &pid) == 0)
                         only = mps_server_find(daemon, pid);
-                if (!only)
-                        any_server = false;
+                if (!only || only->state == MPS_SERVER_STARTING) {
+                        mps_answer_printf(answer, "Server %s not found\nServer %s not found\n\n",
+                                          argv[2], argv[2]);
+                        return;
+                }
         }
         if (!any_server) {
                 mps_answer_printf(answer, "Server not found\n");
@@ -274,32 +268,35 @@ static void cmd_get_device_client_list(struct mps_daemon *daemon, struct mps_con
 
         if (argc > 1 && !(only = server_argument(daemon, argv[1], answer)))
                 return;
-        for (size_t d = 0; d < daemon->device_count; d++) {
-                mps_answer_printf(answer, "[%zu] %s, %s\n", d, daemon->devices[d].pci_short,
-                                  daemon->devices[d].name);
-                if (d != 0)
-                        continue; /* a simulated client runs on its first device */
-                count = mps_clients_in_order(daemon, only, clients);
-                for (size_t i = 0; i < count; i++)
-                        mps_answer_printf(answer, "%d.%u\n", (int)clients[i]->client.pid,
-                                          clients[i]->client.id);
-        }
+        /* A simulated client runs on the first device, so only device 0 can have a line; with
+         * no client, driver 580 prints nothing at all (mps_control_unknowns.txt). */
+        count = mps_clients_in_order(daemon, only, clients);
+        if (count == 0 || daemon->device_count == 0)
+                return;
+        mps_answer_printf(answer, "[0] %s, %s\n", daemon->devices[0].pci_short,
+                          daemon->devices[0].name);
+        for (size_t i = 0; i < count; i++)
+                mps_answer_printf(answer, "%d.%u\n", (int)clients[i]->client.pid,
+                                  clients[i]->client.id);
 }
 
 static void cmd_start_server(struct mps_daemon *daemon, struct mps_connection *connection, int argc,
                              char **argv, struct mps_answer *answer)
 {
+        static const char no_uid[] = "A user id (UID) is required to start a new server\n";
         char *end;
         unsigned long uid;
 
+        /* Driver 580 answers no_uid, status 0, to a missing -uid, `-uid` alone and `-uid abc`
+         * (mps_control_unknowns.txt); an out-of-range number gets the same here. */
         if (argc < 3 || strcmp(argv[1], "-uid") != 0 || !isdigit((unsigned char)argv[2][0])) {
-                mps_log(daemon, "Invalid arguments to start_server");
+                mps_answer_printf(answer, no_uid);
                 return;
         }
         errno = 0;
         uid = strtoul(argv[2], &end, 10);
         if (errno || *end || uid > 0xfffffffeUL) {
-                mps_log(daemon, "Invalid arguments to start_server");
+                mps_answer_printf(answer, no_uid);
                 return;
         }
         mps_server_start_for_uid(daemon, (uid_t)uid);
@@ -317,14 +314,24 @@ static void cmd_shutdown_server(struct mps_daemon *daemon, struct mps_connection
         mps_server_shutdown(daemon, server, force);
 }
 
+/* Driver 580 answers a CUresult when it fails (mps_control_unknowns.txt): an unknown server,
+ * `Server S not found`, `Server S not found!` and 1 (CUDA_ERROR_INVALID_VALUE); a client the
+ * server does not have, 201 (CUDA_ERROR_INVALID_CONTEXT) and two server.log lines. What it
+ * prints when it succeeds is not read: simgpu prints nothing. */
 static void cmd_terminate_client(struct mps_daemon *daemon, struct mps_connection *connection,
                                  int argc, char **argv, struct mps_answer *answer)
 {
-        struct mps_server *server = server_argument(daemon, argc > 1 ? argv[1] : NULL, answer);
+        const char *server_text = argc > 1 ? argv[1] : "";
+        struct mps_server *server = NULL;
         pid_t pid;
 
-        if (!server)
+        if (parse_pid(server_text, &pid) == 0)
+                server = mps_server_find(daemon, pid);
+        if (!server) {
+                mps_answer_printf(answer, "Server %s not found\nServer %s not found!\n1\n",
+                                  server_text, server_text);
                 return;
+        }
         if (argc < 3 || parse_pid(argv[2], &pid) < 0)
                 pid = 0;
         for (size_t i = 0; i < MPS_MAX_CONNECTIONS; i++) {
@@ -337,7 +344,13 @@ static void cmd_terminate_client(struct mps_daemon *daemon, struct mps_connectio
                         return;
                 }
         }
-        mps_answer_printf(answer, "Client PID not found\n");
+        mps_server_log(daemon, server->pid,
+                       "Client termination request failed: There is no active client context "
+                       "found for process %s.",
+                       argc > 2 ? argv[2] : "");
+        mps_server_log(daemon, server->pid,
+                       "Client termination failed with invalid device context.");
+        mps_answer_printf(answer, "201\n");
 }
 
 static void cmd_set_default_active_thread_percentage(struct mps_daemon *daemon,
@@ -431,37 +444,47 @@ static void cmd_get_default_client_priority(struct mps_daemon *daemon,
         mps_answer_printf(answer, "%d\n", daemon->default_client_priority);
 }
 
-static void device_table(struct mps_daemon *daemon, const struct mps_limits *limits,
-                         struct mps_answer *answer)
+/* The PCI column as driver 580 prints it: 00000000:00:06.0 reads 0000:00.06.00. */
+static void device_query_pci(const struct mps_device *device, char *text, size_t size)
 {
-        mps_answer_printf(answer, "%-16s%-10s%-42s%-32s%s\n", "Device Ordinal", "PCI IDs", "UUID",
+        unsigned domain = 0, bus = 0, slot = 0, function = 0;
+
+        if (sscanf(device->pci_bus_id, "%x:%x:%x.%x", &domain, &bus, &slot, &function) != 4)
+                domain = bus = slot = function = 0;
+        snprintf(text, size, "%04x:%02x.%02x.%02x", domain & 0xffff, bus & 0xff, slot & 0xff,
+                 function & 0xff);
+}
+
+/* One table, columns as driver 580 spaces them (mps_control_unknowns.txt). Attributes read N/A
+ * with and without limits set; what else it may show is not read. */
+static void device_table(struct mps_daemon *daemon, struct mps_answer *answer)
+{
+        char pci[32];
+
+        mps_answer_printf(answer, "%-16s%-15s%-42s%-34s%s\n", "Device Ordinal", "PCI IDs", "UUID",
                           "Name", "Attributes");
         for (size_t d = 0; d < daemon->device_count; d++) {
                 const struct mps_device *device = &daemon->devices[d];
-                mps_answer_printf(answer, "%-16zu%-10s%-42s%-32s", d, device->pci_short,
-                                  device->uuid, device->name);
-                mps_answer_printf(answer, "thread_percentage=%.1f", limits->thread_percentage);
-                if (limits->pinned_by_ordinal[d])
-                        mps_answer_printf(answer, " pinned_mem_limit=%lluM",
-                                          limits->pinned_by_ordinal[d] / MIB);
-                if (limits->pinned_by_uuid[d])
-                        mps_answer_printf(answer, " pinned_mem_limit_by_uuid=%lluM",
-                                          limits->pinned_by_uuid[d] / MIB);
-                mps_answer_printf(answer, "\n");
+                device_query_pci(device, pci, sizeof(pci));
+                mps_answer_printf(answer, "%-16zu%-15s%-42s%-34s%s\n", d, pci, device->uuid,
+                                  device->name, "N/A");
         }
 }
 
+/* `Default`, then a blank line and `Server S` before each ready server's table. The PID and
+ * --csv arguments the help lists are not simulated (ignored). */
 static void cmd_device_query(struct mps_daemon *daemon, struct mps_connection *connection, int argc,
                              char **argv, struct mps_answer *answer)
 {
         mps_answer_printf(answer, "Default\n");
-        device_table(daemon, &daemon->defaults, answer);
+        device_table(daemon, answer);
         for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
                 struct mps_server *server = &daemon->servers[i];
+                /* a starting server has its table too (mps_control_unknowns2.txt) */
                 if (!server->in_use || server->state == MPS_SERVER_EXITING)
                         continue;
-                mps_answer_printf(answer, "Server %d\n", (int)server->pid);
-                device_table(daemon, &server->limits, answer);
+                mps_answer_printf(answer, "\nServer %d\n", (int)server->pid);
+                device_table(daemon, answer);
         }
 }
 
@@ -478,10 +501,9 @@ static void cmd_quit(struct mps_daemon *daemon, struct mps_connection *connectio
                 else if (seconds > 86400)
                         seconds = 86400;
         }
+        /* Driver 580 logs this line only for -t (recon and mps_control_unknowns.txt). */
         if (seconds >= 0)
                 mps_log(daemon, "quit command issued with timeout of %ld", seconds);
-        else
-                mps_log(daemon, "quit command issued");
 
         if (daemon->faults.hang_on_quit) {
                 daemon->state = MPS_DAEMON_HUNG; /* SIMGPU_MPS_HANG_ON_QUIT */

@@ -1,6 +1,7 @@
 /* The daemon's one poll() loop: accepts connections on both sockets, reads request lines and
- * runs them, writes the framed answers, reaps servers through their pidfds, drains the log fifo
- * into server.log and carries a quit through to the files the real daemon leaves behind. */
+ * runs them, writes the framed answers, reaps servers through their pidfds, makes started
+ * servers ready on time, drains the log fifo into server.log and carries a quit through to the
+ * files the real daemon leaves behind. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -97,8 +98,8 @@ void mps_connection_close(struct mps_daemon *daemon, struct mps_connection *conn
         connection->kind = MPS_CONNECTION_CLOSED;
         if (was == MPS_CONNECTION_CLIENT)
                 mps_client_detached(daemon, connection);
-        else if (connection->ui_logged)
-                mps_log(daemon, "UI closed");
+        else if (connection->ui_logged && daemon->state != MPS_DAEMON_DONE)
+                mps_log(daemon, "UI closed"); /* "Exit with status 0" is the real last line */
         (void)close(connection->fd);
         connection->fd = -1;
         connection->output_used = 0;
@@ -296,13 +297,17 @@ static void close_everything(struct mps_daemon *daemon)
         sweep_closed(daemon);
 }
 
+/* Until the quit's deadline or the next server's readiness, whichever comes first. */
 static int poll_timeout(const struct mps_daemon *daemon)
 {
-        int64_t left;
+        int64_t next = mps_servers_next_ready_ms(daemon), left;
 
-        if (daemon->state != MPS_DAEMON_QUITTING || daemon->quit_deadline_ms < 0)
+        if (daemon->state == MPS_DAEMON_QUITTING && daemon->quit_deadline_ms >= 0 &&
+            (next < 0 || daemon->quit_deadline_ms < next))
+                next = daemon->quit_deadline_ms;
+        if (next < 0)
                 return -1;
-        left = daemon->quit_deadline_ms - mps_now_ms();
+        left = next - mps_now_ms();
         return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
@@ -371,6 +376,8 @@ int mps_daemon_loop(struct mps_daemon *daemon)
                 for (size_t i = 0; n > 0 && i < count && daemon->state != MPS_DAEMON_DONE; i++)
                         if (fds[i].revents)
                                 handle(daemon, &fds[i], &entries[i]);
+                if (daemon->state != MPS_DAEMON_DONE)
+                        mps_servers_tick(daemon);
                 check_quit(daemon);
                 flush_all(daemon);
         }

@@ -1,6 +1,7 @@
-/* simgpu's nvidia-cuda-mps-control: option parsing as on driver 580 (-h, -d, -f, -M, -q, -v)
- * and client mode, which sends each line of stdin to the daemon over mps_wire and prints the
- * answers in order. Commands given as arguments do nothing, as on the real driver 580. */
+/* simgpu's nvidia-cuda-mps-control: option parsing as on driver 580 (-h, -d, -f, -M, -q, -v;
+ * -M or -q without -d is client mode) and client mode, which sends each line of stdin to the
+ * daemon over mps_wire and prints the answers in order. Commands given as arguments do nothing,
+ * as on the real driver 580. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -12,40 +13,68 @@
 #include "mps_control.h"
 #include "mps_wire.h"
 
+/* -h as driver 580 prints it, byte for byte (docs/hardware/2026-11-25/mps_control_unknowns.txt):
+ * it lists neither -v nor shutdown_server nor quit's -t, which the program still takes. */
 static const char help_text[] =
-    "Usage: nvidia-cuda-mps-control [OPTION]\n"
+    "CUDA MPS Control for Linux/Unix/QNX.\n"
+    "Copyright (C) 2003 - 2025 NVIDIA Corporation.\n"
     "\n"
-    "Options:\n"
-    "  -h, --help               Print this help and exit\n"
-    "  -d, --daemon             Start the MPS control daemon in the background\n"
-    "  -f, --forground          Start the MPS control daemon in the foreground\n"
-    "  -M, --multiuser-server   Start one MPS server shared by all users\n"
-    "  -q, --ready-devices      (not simulated by simgpu)\n"
-    "  -v                       Print the binary version and exit\n"
+    "  This program allows multiple CUDA processes to share a single GPU context. For information"
+    " on how to use the CUDA MPS, see the nvidia-cuda-mps-control manual page.\n"
     "\n"
-    "Without an option, commands are read from standard input, one per line:\n"
+    "nvidia-cuda-mps-control [options] [command]\n"
+    "OPTIONS:\n"
+    "  -h,--help                Print this message\n"
+    "  -d,--daemon              Setup the daemon in the background\n"
+    "  -f,--forground           Setup the daemon in the foreground\n"
+    "  -M,--multiuser-server    Enable multi-user mode\n"
+    "  -q,--ready-devices      Prepare the daemon to query devices on startup\n"
+    "\n"
+    "COMMAND:\n"
+    "  start_server -uid <user id>\n"
+    "                       Start a new instance of nvidia-cuda-mps-server with the given user ID\n"
+    "  quit\n"
+    "                       Terminate the controller\n"
     "  get_server_list\n"
-    "  get_server_status PID\n"
-    "  start_server -uid UID\n"
-    "  shutdown_server PID [-f]\n"
-    "  get_client_list PID\n"
+    "                       Print out a list of servers\n"
+    "  get_server_status <PID>\n"
+    "                       Print out the status of the server\n"
+    "  get_client_list <PID>\n"
+    "                       List the client applications connected to the server\n"
+    "  get_device_client_list [<PID>]\n"
+    "                       List the devices and their client applications\n"
     "  ps [-p PID]\n"
-    "  get_device_client_list [PID]\n"
-    "  terminate_client SERVERPID CLIENTPID\n"
-    "  set_default_active_thread_percentage PERCENTAGE\n"
+    "                       Report a snapshot of the current client processes\n"
+    "  set_default_active_thread_percentage <percentage>\n"
+    "                       Set default active thread percentage for upcoming servers\n"
     "  get_default_active_thread_percentage\n"
-    "  set_active_thread_percentage PID PERCENTAGE\n"
-    "  get_active_thread_percentage PID\n"
-    "  set_default_device_pinned_mem_limit DEV VALUE\n"
-    "  get_default_device_pinned_mem_limit DEV\n"
-    "  set_device_pinned_mem_limit PID DEV VALUE\n"
-    "  get_device_pinned_mem_limit PID DEV\n"
-    "  set_default_client_priority PRIORITY\n"
+    "                       Query the current default available thread percentage\n"
+    "  set_active_thread_percentage <PID> <percentage>\n"
+    "                       Override the active thread percentage of the MPS server\n"
+    "  get_active_thread_percentage <PID>\n"
+    "                       Query the current active thread percentage of the MPS server\n"
+    "  set_default_device_pinned_mem_limit <dev> <value>\n"
+    "                       Set default device pinned memory for upcoming servers\n"
+    "  get_default_device_pinned_mem_limit <dev>\n"
+    "                       Query the current default pinned memory limit for the device\n"
+    "  set_device_pinned_mem_limit <PID> <dev> <value>\n"
+    "                       Override the device pinned memory limit for MPS servers\n"
+    "  get_device_pinned_mem_limit <PID> <dev>\n"
+    "                       Query the current device pinned memory limit of the MPS server for"
+    " the device\n"
+    "  set_default_client_priority <priority>\n"
+    "                       Sets default client priority for incoming clients\n"
     "  get_default_client_priority\n"
-    "  device_query\n"
-    "  quit [-t SECONDS]\n";
+    "                       Query the current priority value that will be used for new clients\n"
+    "  terminate_client <server PID> <client PID>\n"
+    "                       Terminate all the outstanding GPU work of the MPS client process"
+    " running on the MPS server\n"
+    "  device_query [<PID>] [--csv]\n"
+    "                       Enumerate all usable devices\n"
+    "\n";
 
 static const char no_daemon_message[] = "Cannot find MPS control daemon process\n";
+static const char unrecognized[] = "Unrecognized option \0\n";
 
 static const char *pipe_directory(void)
 {
@@ -144,7 +173,7 @@ int main(int argc, char **argv)
             {"forground", no_argument, NULL, 'f'},     {"multiuser-server", no_argument, NULL, 'M'},
             {"ready-devices", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0},
         };
-        bool daemon_mode = false, foreground = false, multiuser = false;
+        bool daemon_mode = false, foreground = false, multiuser = false, ready_devices = false;
         int option;
 
         opterr = 0;
@@ -165,20 +194,28 @@ int main(int argc, char **argv)
                         multiuser = true;
                         break;
                 case 'q':
-                        fputs("nvidia-cuda-mps-control (simgpu): -q/--ready-devices is not "
-                              "simulated\n",
-                              stderr);
-                        return 1;
+                        ready_devices = true;
+                        break;
                 case 'v':
                         printf("CUDA MPS Control for Linux/Unix/QNX. Binary version: %d\n",
                                binary_version());
                         return 0;
                 default:
-                        fputs(help_text, stderr);
-                        return 1;
+                        /* Driver 580: "Unrecognized option ", a NUL byte (for `--bogus` and for
+                         * `-z` alike: mps_control_unknowns*.txt), a newline, then the help, all
+                         * on stdout, status 0. */
+                        fwrite(unrecognized, 1, sizeof(unrecognized) - 1, stdout);
+                        fputs(help_text, stdout);
+                        return 0;
                 }
         }
 
+        if (daemon_mode && ready_devices) {
+                fputs("nvidia-cuda-mps-control (simgpu): -q/--ready-devices with -d or -f is not "
+                      "simulated\n",
+                      stderr);
+                return 1;
+        }
         if (daemon_mode)
                 return mps_daemon_main(foreground, multiuser, argv);
         /* On driver 580 a command given as arguments prints nothing and does nothing. */

@@ -17,6 +17,7 @@
 #define MPS_PRIVILEGED_SOCKET      "control_privileged"
 #define MPS_LOG_FIFO               "log"
 #define MPS_START_LATENCY_MS       35
+#define MPS_SERVER_START_MS        170  /* a server's start to "NEW SERVER N: Ready" on the H100 */
 #define MPS_DIR_MAX                3968 /* a folder path, leaving room for a file name */
 
 /* Bounds: a request line (as in mps_wire.c), connections, devices, servers alive at once
@@ -43,10 +44,12 @@ struct mps_limits {
 struct mps_device {
         char uuid[SIM_UUID_MAX];
         char name[SIM_NAME_MAX + SIM_PROFILE_MAX + 8];
-        char pci_short[32]; /* "17:00.0" */
+        char pci_short[32];  /* "17:00.0" */
+        char pci_bus_id[32]; /* "00000000:17:00.0" */
 };
 
 enum mps_server_state {
+        MPS_SERVER_STARTING, /* listed, but busy: ps skips it, its clients wait as pending */
         MPS_SERVER_ACTIVE,   /* takes new clients */
         MPS_SERVER_DRAINING, /* shut down once its last client leaves; takes no new ones */
         MPS_SERVER_EXITING,  /* its pipe is closed; waiting to reap it */
@@ -59,6 +62,7 @@ struct mps_server {
         int pipe_fd; /* the write end; the server exits on end-of-file */
         uid_t uid;
         enum mps_server_state state;
+        int64_t ready_at_ms; /* CLOCK_MONOTONIC, while STARTING */
         struct mps_limits limits;
         unsigned next_client_id;
 };
@@ -120,6 +124,7 @@ struct mps_daemon {
         size_t device_count;
         struct mps_faults faults;
         unsigned start_latency_ms;
+        unsigned server_start_ms;
 
         int lock_fd;
         int control_fd;
@@ -200,3 +205,7 @@ void mps_client_attach(struct mps_daemon *daemon, struct mps_connection *connect
 void mps_client_detached(struct mps_daemon *daemon, struct mps_connection *connection);
 void mps_pending_run(struct mps_daemon *daemon);
 void mps_server_start_for_uid(struct mps_daemon *daemon, uid_t uid);
+/* Makes the servers whose start time has passed ready and lets the pending list move. */
+void mps_servers_tick(struct mps_daemon *daemon);
+/* When the next starting server becomes ready (CLOCK_MONOTONIC ms), -1 when none starts. */
+int64_t mps_servers_next_ready_ms(const struct mps_daemon *daemon);

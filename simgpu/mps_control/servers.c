@@ -1,6 +1,7 @@
 /* MPS servers and their clients: a server is a forked child named nvidia-cuda-mps-server that
- * lives until the daemon closes its pipe; clients attach to their user's server (one shared by
- * all with -M), wait on a pending list while another user's server drains, and leave on EOF. */
+ * is ready after a start time (as the real one, ~170 ms) and lives until the daemon closes its
+ * pipe; clients attach to their user's server (one shared by all with -M), wait on a pending
+ * list while it starts or another user's server drains, and leave on EOF. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,26 @@ static void server_child(struct mps_daemon *daemon, int pipe_fd)
         }
 }
 
+/* Until this, get_server_list lists the server but ps skips it and its clients wait as pending
+ * (control.log on the H100: "Server is not ready, push client to pending list", "Server N is
+ * <busy>", then "NEW SERVER N: Ready" 163-188 ms after the start). */
+static void mark_ready(struct mps_daemon *daemon, struct mps_server *server)
+{
+        server->state = MPS_SERVER_ACTIVE;
+        /* server.log's start lines as on the H100 (ordinal-keyed limits only) */
+        mps_server_log(daemon, server->pid, "Active Threads Percentage set to %.1f",
+                       server->limits.thread_percentage);
+        for (size_t d = 0; d < MPS_MAX_DEVICES; d++)
+                if (server->limits.pinned_by_ordinal[d])
+                        mps_server_log(daemon, server->pid,
+                                       "Device pinned memory limit for device %zu set to 0x%llx "
+                                       "bytes",
+                                       d, server->limits.pinned_by_ordinal[d]);
+        mps_server_log(daemon, server->pid, "Server Priority set to 0");
+        mps_server_log(daemon, server->pid, "Server has started");
+        mps_log(daemon, "NEW SERVER %d: Ready", (int)server->pid);
+}
+
 static struct mps_server *free_slot(struct mps_daemon *daemon)
 {
         for (size_t i = 0; i < MPS_MAX_SERVERS; i++)
@@ -91,12 +112,44 @@ int mps_server_start(struct mps_daemon *daemon, uid_t uid, struct mps_server **r
         server->pidfd = pidfd;
         server->pipe_fd = pipe_fds[1];
         server->uid = uid;
-        server->state = MPS_SERVER_ACTIVE;
+        server->state = MPS_SERVER_STARTING;
+        server->ready_at_ms = mps_now_ms() + daemon->server_start_ms;
         server->limits = daemon->defaults; /* set_default_* applies to servers started later */
         mps_log_as(daemon, pid, "Starting new server %d for user %u", (int)pid, (unsigned)uid);
-        mps_log(daemon, "NEW SERVER %d: Ready", (int)pid);
+        if (daemon->server_start_ms == 0)
+                mark_ready(daemon, server);
         *ret = server;
         return 0;
+}
+
+int64_t mps_servers_next_ready_ms(const struct mps_daemon *daemon)
+{
+        int64_t next = -1;
+
+        for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
+                const struct mps_server *server = &daemon->servers[i];
+                if (server->in_use && server->state == MPS_SERVER_STARTING &&
+                    (next < 0 || server->ready_at_ms < next))
+                        next = server->ready_at_ms;
+        }
+        return next;
+}
+
+void mps_servers_tick(struct mps_daemon *daemon)
+{
+        int64_t now = mps_now_ms();
+        bool any = false;
+
+        for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
+                struct mps_server *server = &daemon->servers[i];
+                if (server->in_use && server->state == MPS_SERVER_STARTING &&
+                    server->ready_at_ms <= now) {
+                        mark_ready(daemon, server);
+                        any = true;
+                }
+        }
+        if (any)
+                mps_pending_run(daemon);
 }
 
 struct mps_server *mps_server_find(struct mps_daemon *daemon, pid_t pid)
@@ -202,6 +255,9 @@ void mps_servers_stop_all(struct mps_daemon *daemon)
                 struct mps_server *server = &daemon->servers[i];
                 if (!server->in_use)
                         continue;
+                if (server->state != MPS_SERVER_EXITING)
+                        mps_log(daemon, "Try shutting down server %d, backoff is disabled",
+                                (int)server->pid);
                 close_clients(daemon, server);
                 if (server->pipe_fd >= 0)
                         (void)close(server->pipe_fd);

@@ -86,6 +86,7 @@ static void add_gpu(struct mps_daemon *daemon, const struct sim_gpu *gpu)
         snprintf(device->uuid, sizeof(device->uuid), "%s", gpu->uuid);
         snprintf(device->name, sizeof(device->name), "%s", gpu->name);
         snprintf(device->pci_short, sizeof(device->pci_short), "%s", colon ? colon + 1 : pci);
+        snprintf(device->pci_bus_id, sizeof(device->pci_bus_id), "%s", pci);
 }
 
 static void add_mig(struct mps_daemon *daemon, const struct sim_gpu *gpu,
@@ -206,6 +207,8 @@ static int configure(struct mps_daemon *daemon, bool foreground, bool multiuser)
         daemon->faults.slow_start_ms = env_milliseconds("SIMGPU_MPS_SLOW_START_MS", 0);
         daemon->start_latency_ms =
             env_milliseconds("SIMGPU_MPS_START_LATENCY_MS", MPS_START_LATENCY_MS);
+        daemon->server_start_ms =
+            env_milliseconds("SIMGPU_MPS_SERVER_START_MS", MPS_SERVER_START_MS);
         return 0;
 }
 
@@ -214,6 +217,19 @@ static bool is_directory(const char *path)
         struct stat st;
 
         return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Driver 580 made a missing pipe folder whose parent existed and started there, four times
+ * (docs/hardware/2026-11-25/mps_control_unknowns*.txt, mps-control-client*.txt), mode 0777 under
+ * umask 022; shared/facts read "Cannot access" for a missing one. One mkdir, no parents,
+ * reconciles both: it fails where the parent is missing too, and that refusal keeps shared/facts'
+ * form (stderr, the log warning) where the third reading printed it on stdout and made the log
+ * folder (docs/driver-facts.md lists the difference). */
+static bool make_pipe_directory(const char *path)
+{
+        if (is_directory(path))
+                return true;
+        return mkdir(path, 0777) == 0 && chmod(path, 0777) == 0;
 }
 
 /* Takes control_lock. A daemon killed with SIGKILL leaves the file but not the lock, so a
@@ -280,10 +296,12 @@ static int write_pid_file(struct mps_daemon *daemon)
         int length;
 
         snprintf(path, sizeof(path), "%s/%s", daemon->pipe_dir, MPS_PID_FILE);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
         if (fd < 0)
                 return -errno;
-        length = snprintf(text, sizeof(text), "%d\n", (int)daemon->pid);
+        /* Driver 580: the digits alone, no newline, mode -rw-rw-rw- (mps_control_unknowns.txt). */
+        (void)fchmod(fd, 0666);
+        length = snprintf(text, sizeof(text), "%d", (int)daemon->pid);
         if (write(fd, text, (size_t)length) != length)
                 return -EIO;
         daemon->pid_file_written = true;
@@ -315,7 +333,8 @@ static int start(struct mps_daemon *daemon)
                 return 1;
         snprintf(path, sizeof(path), "%s/%s", daemon->pipe_dir, MPS_LOG_FIFO);
         (void)unlink(path);
-        if (mkfifo(path, 0600) < 0)
+        /* prwxrwxrwx on driver 580 (mps_control_unknowns.txt), whatever the umask */
+        if (mkfifo(path, 0777) < 0 || chmod(path, 0777) < 0)
                 return 1;
         daemon->fifo_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (daemon->fifo_fd < 0 || write_pid_file(daemon) < 0)
@@ -478,7 +497,7 @@ int mps_daemon_main(bool foreground, bool multiuser, char **argv)
         r = configure(daemon, foreground, multiuser);
         if (r != 0)
                 return r;
-        if (!is_directory(daemon->pipe_dir)) {
+        if (!make_pipe_directory(daemon->pipe_dir)) {
                 fprintf(stderr, "Cannot access CUDA_MPS_PIPE_DIRECTORY=%s\n", daemon->pipe_dir);
                 if (!is_directory(daemon->log_dir))
                         mps_log_warn_unavailable(daemon);

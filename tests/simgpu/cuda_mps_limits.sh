@@ -1,7 +1,8 @@
 #!/bin/bash
 # The MPS limits as a client of the simulated control daemon sees them: the SM count under an
-# active thread percentage (whole TPCs: 2*floor(SMs*pct/100/2); the H100 gave 132/52/32 at
-# 100/40/25 %), the pinned-memory limit from the client's environment or the daemon's default
+# active thread percentage (whole TPCs: 2*floor(SMs*pct/100/2), but at least 8/132 of the SMs in
+# whole TPCs and one TPC; fitted to the H100's 132/66/52/32/8 at 100/50/40/25/1 %), the
+# pinned-memory limit from the client's environment or the daemon's default
 # (cuMemAlloc past it fails with CUDA_ERROR_OUT_OF_MEMORY: the probe exits 3), and bad values
 # ignored silently as on driver 580.
 . "$MPSMIG_SOURCE/tests/lib.sh"
@@ -65,7 +66,7 @@ for pct in 25 40 50 75; do
         check_eq "$pct %: $(tpc_rounded 14 "$pct") SMs (whole TPCs)" "$(tpc_rounded 14 "$pct")" \
                 "$(sms_with a a30-seed "$A30_MIG" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$pct")"
 done
-check_eq "1 %: still one TPC" "2" \
+check_eq "1 %: one TPC (the H100's floor of 8 SMs, scaled to 14 SMs, is less)" "2" \
         "$(sms_with a a30-seed "$A30_MIG" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=1)"
 for bad in 200 abc 0 -5 "" 50x; do
         client a a30-seed "$A30_MIG" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="$bad" --
@@ -108,11 +109,18 @@ check_eq "a client may ask for less" "2" \
 client b a30-seed "$A30_MIG" CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=8G -- --alloc 3G
 check_eq "a client asking a higher limit stays under the default" 3 "$rc"
 
-# --- the H100 figures read on the device machine: 132, 52, 32 SMs
+# --- the H100 figures read on the device machine (docs/hardware/2026-11-25/probe.txt)
 start_daemon c h100 "$H100"
 check_eq "h100 100 %: 132 SMs" "132" "$(sms_with c h100 "$H100")"
-check_eq "h100 40 %: 52 SMs" "52" "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=40)"
-check_eq "h100 25 %: 32 SMs" "32" "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=25)"
+for reading in 50:66 40:52 25:32 1:8; do
+        check_eq "h100 ${reading%:*} %: ${reading#*:} SMs" "${reading#*:}" \
+                "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE="${reading%:*}")"
+done
+check_eq "h100 5 %: the floor, 8 SMs" "8" \
+        "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=5)"
+check_eq "h100 7 %: above the floor, 8 SMs (9.24 in whole TPCs)" "8" \
+        "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=7)"
+check_eq "h100 8 %: 10 SMs" "10" "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=8)"
 check_eq "h100 200 %: ignored, 132 SMs" "132" \
         "$(sms_with c h100 "$H100" CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=200)"
 client c h100 "$H100" CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=2G -- --alloc 3G

@@ -1,8 +1,9 @@
 #!/bin/bash
 # simgpu's nvidia-cuda-mps-control commands and their answers as on driver 580: servers that
-# start lazily or by start_server, get_server_list / status / client list, ps, shutdown_server,
-# thread percentages validated and read back, pinned limits rounded down on read-back, client
-# priority, the daemon's own environment, -M.
+# start lazily or by start_server and are ready after a start time, get_server_list / status /
+# client list, ps, shutdown_server, terminate_client, device_query, thread percentages validated
+# and read back, pinned limits (units, rounding down on read-back), client priority, the daemon's
+# own environment, -M (docs/hardware/2026-11-25/mps_control_unknowns.txt for the answers).
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
 MIG0=MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0
@@ -26,6 +27,16 @@ wait_gone() {
         for _ in $(seq 100); do alive "$1" || return 0; sleep 0.05; done
         return 1
 }
+# wait_ready: ps stops answering "Server not found" (bounded: 5 s). get_server_status cannot
+# tell: driver 580 says ACTIVE from the start (mps_control_unknowns2.txt).
+wait_ready() {
+        for _ in $(seq 100); do
+                ask "ps\n"
+                [ "$out" != "Server not found" ] && return 0
+                sleep 0.05
+        done
+        return 1
+}
 
 CUDA_VISIBLE_DEVICES=$MIG0 ctl -d
 check_eq "daemon on a MIG instance starts" 0 "$rc"
@@ -42,6 +53,29 @@ ask 'get_server_status 4242\nget_client_list 4242\n'
 check_eq "unknown server PID" "Server 4242 not found
 Server 4242 not found" "$out"
 check_eq "unknown server PID: status 0" 0 "$rc"
+ask 'ps -p 1\n'
+check_eq "ps -p unknown: the pid twice and an empty line" "Server 1 not found
+Server 1 not found
+
+." "$(cat "$T/.out"; echo .)"
+ask 'terminate_client 1 2\nshutdown_server 1\nset_active_thread_percentage 1 50\nget_active_thread_percentage 1\n'
+check_eq "unknown server: terminate_client, shutdown_server, thread percentages" "Server 1 not found
+Server 1 not found!
+1
+Server 1 not found
+Server 1 not found
+Server 1 not found" "$out"
+ask 'get_device_client_list\n'
+check_eq "get_device_client_list without clients prints nothing" "" "$out"
+ask 'start_server\nstart_server -uid\nstart_server -uid abc\nget_server_list\n'
+check_eq "start_server without a uid" "A user id (UID) is required to start a new server
+A user id (UID) is required to start a new server
+A user id (UID) is required to start a new server" "$out"
+check_eq "start_server without a uid: status 0" 0 "$rc"
+ask 'device_query\n'
+check_eq "device_query without a server, columns as driver 580" "Default
+Device Ordinal  PCI IDs        UUID                                      Name                              Attributes
+0               0000:17.00.00  $MIG0  NVIDIA A30 MIG 1c.2g.12gb         N/A" "$out"
 
 # --- thread percentage: accepted in (0,100], anything else prints the unchanged value
 ask 'set_default_active_thread_percentage 50\n'
@@ -73,7 +107,20 @@ ask "set_default_device_pinned_mem_limit $MIG0 4G\nget_default_device_pinned_mem
 check_eq "UUID and 0 read back separately" "4G
 2G" "$out"
 ask 'set_default_device_pinned_mem_limit 0 lots\nset_default_device_pinned_mem_limit 7 1G\nget_default_device_pinned_mem_limit 0\nget_default_device_pinned_mem_limit 7\n'
-check_eq "bad value and bad device are ignored" "2G" "$out"
+check_eq "a value without digits is ignored; ordinal 7 is kept on a one-device daemon" "2G
+1G" "$out"
+ask 'set_default_device_pinned_mem_limit 1 512K\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 1048576\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 2GB\nget_default_device_pinned_mem_limit 1\n'
+check_eq "units: 512K reads 512M, a bare number is MiB, 2GB is 2G" "512M
+1024G
+2G" "$out"
+# ... and the third reading (mps_control_unknowns2.txt): only G or g is GiB; T, X and the '.' of
+# 1.5G leave MiB; 0 clears the limit, after which the getter prints nothing
+ask 'set_default_device_pinned_mem_limit 1 1T\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 3t\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 2g\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 2X\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 1.5G\nget_default_device_pinned_mem_limit 1\nset_default_device_pinned_mem_limit 1 0\nget_default_device_pinned_mem_limit 1\n'
+check_eq "units: 1T 1M, 3t 3M, 2g 2G, 2X 2M, 1.5G 1M, then 0 clears" "1M
+3M
+2G
+2M
+1M" "$out"
 check_contains "set is logged" "set_default_device_pinned_mem_limit 0 2G." "$(cat "$T/log/control.log")"
 
 # --- client priority
@@ -87,18 +134,27 @@ check_eq "priority 2: status 0" 0 "$rc"
 # --- servers: lazy, start_server, status, ps, per-server settings, shutdown_server
 ask 'get_server_list\n'
 check_eq "no server before a client or start_server" "" "$out"
-ask 'start_server -uid 0\n'
-check_eq "start_server prints nothing" "" "$out"
+ask 'start_server -uid 0\nps\n'
+check_eq "start_server prints nothing; ps does not see the starting server" "Server not found" "$out"
 ask 'get_server_list\n'
 server=$out
+ask "get_server_status $server\n"
+check_eq "a starting server is ACTIVE already, as on driver 580" "ACTIVE" "$out"
 [[ $server =~ ^[0-9]+$ ]] && pass "start_server starts one server ($server)" || fail "start_server starts one server: '$server'"
 check_eq "server comm" "nvidia-cuda-mps" "$(cat "/proc/$server/comm" 2>/dev/null)"
 check_eq "server is the daemon's child" "$daemon" "$(awk '{print $4}' "/proc/$server/stat" 2>/dev/null)"
 check_eq "server cmdline" "nvidia-cuda-mps-server" "$(tr '\0' ' ' <"/proc/$server/cmdline" | sed 's/ *$//')"
 check_contains "control.log: server start" "Starting new server $server for user 0" "$(cat "$T/log/control.log")"
+wait_ready && pass "the server becomes ready" || fail "the server becomes ready"
+check_contains "control.log: ready" "NEW SERVER $server: Ready" "$(cat "$T/log/control.log")"
+check_contains "server.log: started" "Server has started" "$(cat "$T/log/server.log")"
 ask "get_server_status $server\nget_client_list $server\nps\nps -p $server\nps -p 1\n"
 check_eq "server ACTIVE, no clients, ps prints nothing" "ACTIVE
-Server not found" "$out"
+Server 1 not found
+Server 1 not found" "$out"
+ask "get_device_client_list\nget_device_client_list $server\nterminate_client $server 1\n"
+check_eq "a server without clients: no device lines; terminate_client of no client: 201" "201" "$out"
+check_contains "server.log: the failed termination" "Client termination failed with invalid device context." "$(cat "$T/log/server.log")"
 ask 'start_server -uid 0\nget_server_list\n'
 check_eq "a second start_server for the same user starts nothing" "$server" "$out"
 ask "get_active_thread_percentage $server\n"
@@ -113,9 +169,15 @@ check_eq "per-server pinned limit" "1G
 ask "get_default_active_thread_percentage\n"
 check_eq "per-server settings leave the default alone" "100.0" "$out"
 ask 'device_query\n'
-check_contains "device_query: the Default table" "Default" "$out"
-check_contains "device_query: the server's table" "Server $server" "$out"
-check_contains "device_query: header" "Device Ordinal" "$out"
+row="0               0000:17.00.00  $MIG0  NVIDIA A30 MIG 1c.2g.12gb         N/A"
+header="Device Ordinal  PCI IDs        UUID                                      Name                              Attributes"
+check_eq "device_query: Default, a blank line, the server's table" "Default
+$header
+$row
+
+Server $server
+$header
+$row" "$out"
 ask "shutdown_server $server\n"
 check_eq "shutdown_server prints nothing" "" "$out"
 wait_gone "$server" && pass "the server exits" || fail "the server exits"
@@ -134,6 +196,18 @@ check_eq "quit -t 5 prints nothing" "" "$out"
 wait_gone "$server" && pass "quit stops the server" || fail "quit stops the server"
 wait_gone "$daemon" && pass "quit stops the daemon" || fail "quit stops the daemon"
 check_contains "control.log: quit -t" "quit command issued with timeout of 5" "$(cat "$T/log/control.log")"
+
+# --- quit without -t: driver 580 logs no "quit command issued", but each server's shutdown
+ctl -d
+ask 'start_server -uid 0\nget_server_list\n'
+server=$out
+ask 'quit\n'
+wait_gone "$server" && pass "quit stops the starting server" || fail "quit stops the starting server"
+log=$(sed -n '/Cmd:quit$/,$p' "$T/log/control.log" | sed 's/^\[[^]]*\] //')
+check_eq "control.log after quit" "Cmd:quit
+Try shutting down server $server, backoff is disabled
+Server $server exited with status 0
+Exit with status 0" "$log"
 
 # --- the daemon's own environment: the percentage applies, the pinned limit does not
 CUDA_VISIBLE_DEVICES=$MIG0 CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=40 CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=2G" ctl -d

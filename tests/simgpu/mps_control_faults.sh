@@ -95,7 +95,7 @@ wait_gone "$pid" 20 && fail "HANG_ON_QUIT: the daemon exited" || pass "HANG_ON_Q
 [ -e "$T/p0/nvidia-cuda-mps-control.pid" ] && pass "HANG_ON_QUIT: the pid file stays" || fail "HANG_ON_QUIT: the pid file stays"
 ask 0 'get_server_list\n' 1
 check_eq "HANG_ON_QUIT: no more answers after quit" 124 "$rc"
-check_contains "HANG_ON_QUIT: quit is logged" "quit command issued" "$(cat "$T/log/control.log")"
+check_contains "HANG_ON_QUIT: quit is logged" "Cmd:quit" "$(cat "$T/log/control.log")"
 kill -TERM "$pid"
 wait_gone "$pid" && pass "HANG_ON_QUIT: SIGTERM ends it" || fail "HANG_ON_QUIT: SIGTERM ends it"
 wait_gone "$server" && pass "HANG_ON_QUIT: its server exits with it" || fail "HANG_ON_QUIT: its server exits with it"

@@ -130,6 +130,9 @@ struct daemon {
 /* The daemon a test started, kept for the teardown when an assertion ends the test early. */
 static struct daemon running;
 
+/* One more variable for the next daemon a test starts (start_daemon clears it). */
+static const char *extra_environment;
+
 static void remove_folder(const char *dir)
 {
         char command[600];
@@ -192,6 +195,9 @@ static void start_daemon(struct daemon *d, bool multiuser, const char *percentag
                          "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=%s", percentage);
                 envp[5] = env_percentage;
         }
+        if (extra_environment)
+                envp[percentage ? 6 : 5] = (char *)extra_environment;
+        extra_environment = NULL;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
         assert_int_equal(posix_spawn(&d->pid, program, &actions, NULL, argv, envp), 0);
@@ -557,7 +563,10 @@ static void test_terminate_and_shutdown(void **state)
         check_answer(&d, "", "terminate_client %ld 4001", a.server);
         assert_true(sees_eof(&a));
         check_answer(&d, "4002\n", "get_client_list %ld", a.server);
-        check_answer(&d, "Client PID not found\n", "terminate_client %ld 4001", a.server);
+        /* Driver 580's answers: a CUresult, 201 for a client the server does not have, and
+         * for an unknown server two lines and 1. */
+        check_answer(&d, "201\n", "terminate_client %ld 4001", a.server);
+        check_answer(&d, "Server 1 not found\nServer 1 not found!\n1\n", "terminate_client 1 2");
 
         /* shutdown_server without -f waits for the clients; new ones go to a new server. */
         check_answer(&d, "", "shutdown_server %ld", b.server);
@@ -594,6 +603,64 @@ static void test_terminate_and_shutdown(void **state)
         close(a.fd);
         close(c.fd);
         check_answer(&d, "", "get_server_list");
+        stop_daemon(&d);
+}
+
+static char *read_control_log(const struct daemon *d)
+{
+        char path[400], *text = calloc(1, 65536);
+        FILE *file;
+
+        assert_non_null(text);
+        snprintf(path, sizeof(path), "%s/control.log", d->log);
+        file = fopen(path, "re");
+        assert_non_null(file);
+        assert_true(fread(text, 1, 65535, file) > 0);
+        fclose(file);
+        return text;
+}
+
+/* A server is listed at once but ready only after its start time (the H100: 163-188 ms; here
+ * 1 s so that "before" is certain): meanwhile ps says "Server not found" while get_server_status
+ * already says ACTIVE (as driver 580 did: mps_control_unknowns2.txt), and a client waits on the
+ * pending list until it is ready. */
+static void test_server_start_time(void **state)
+{
+        struct daemon d;
+        struct attachment a;
+        char expected[512], *text, *log;
+        long server = 0;
+
+        extra_environment = "SIMGPU_MPS_SERVER_START_MS=1000";
+        start_daemon(&d, false, NULL);
+        int64_t started = now_ms();
+        check_answer(&d, "", "start_server -uid %u", (unsigned)getuid());
+        text = ask(&d, "get_server_list");
+        assert_int_equal(sscanf(text, "%ld", &server), 1);
+        free(text);
+        check_answer(&d, "Server not found\n", "ps");
+        check_answer(&d, "ACTIVE\n", "get_server_status %ld", server);
+        snprintf(expected, sizeof(expected), "Server %ld not found\nServer %ld not found\n\n",
+                 server, server);
+        check_answer(&d, expected, "ps -p %ld", server);
+        send_attach(&d, &a, 5001, getuid(), "0", 0);
+        assert_true(gets_no_answer(&a));
+        read_attach(&a);
+        assert_int_equal(a.status, 0);
+        assert_int_equal(a.server, server);
+        assert_true(now_ms() - started >= 1000);
+        check_answer(&d, "ACTIVE\n", "get_server_status %ld", server);
+        check_answer(&d, "5001\n", "get_client_list %ld", server);
+
+        log = read_control_log(&d);
+        snprintf(expected, sizeof(expected), "Server %ld is <busy>\n", server);
+        assert_non_null(strstr(log, expected));
+        assert_non_null(strstr(log, "NEW CLIENT 5001 from user"));
+        assert_non_null(strstr(log, "Server is not ready, push client to pending list\n"));
+        snprintf(expected, sizeof(expected), "NEW SERVER %ld: Ready\n", server);
+        assert_non_null(strstr(log, expected));
+        free(log);
+        close(a.fd);
         stop_daemon(&d);
 }
 
@@ -658,6 +725,7 @@ int main(void)
             cmocka_unit_test_teardown(test_attach_multiuser, kill_running_daemon),
             cmocka_unit_test_teardown(test_attach_client_limit, kill_running_daemon),
             cmocka_unit_test_teardown(test_terminate_and_shutdown, kill_running_daemon),
+            cmocka_unit_test_teardown(test_server_start_time, kill_running_daemon),
             cmocka_unit_test_teardown(test_killed_server, kill_running_daemon),
             cmocka_unit_test_teardown(test_quit_waits_for_clients, kill_running_daemon),
         };
