@@ -378,6 +378,74 @@ ssize_t safe_fs_read_file(int dirfd, const char *name, char *buffer, size_t size
         return (ssize_t)total;
 }
 
+int safe_fs_read_trusted_file(int dirfd, const char *name, size_t max, char **ret_text,
+                              size_t *ret_size)
+{
+        _cleanup_close_ int fd =
+            openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ELOOP || errno == ENOTDIR || errno == ENXIO ? -EPERM : -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+            (st.st_mode & (S_IWGRP | S_IWOTH)))
+                return -EPERM;
+        if ((unsigned long long)st.st_size > max)
+                return -EFBIG;
+        _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
+        if (!text)
+                return -ENOMEM;
+        size_t total = 0;
+        while (total < (size_t)st.st_size) {
+                ssize_t n = read(fd, text + total, (size_t)st.st_size - total);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                total += (size_t)n;
+        }
+        text[total] = '\0';
+        *ret_text = TAKE_PTR(text);
+        *ret_size = total;
+        return 0;
+}
+
+int safe_fs_replace_file(int dirfd, const char *name, const char *data, size_t size, mode_t mode)
+{
+        char temporary[NAME_MAX + 1];
+        if (snprintf(temporary, sizeof(temporary), ".%s.%d.new", name, (int)getpid()) >=
+            (int)sizeof(temporary))
+                return -ENAMETOOLONG;
+        /* A temporary of this name is only ever a dead writer's with our pid. */
+        (void)unlinkat(dirfd, temporary, 0);
+        _cleanup_close_ int fd =
+            openat(dirfd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        int r = fchmod(fd, mode) < 0 ? -errno : 0;
+        while (r == 0 && size > 0) {
+                ssize_t n = write(fd, data, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        r = -errno;
+                else {
+                        data += n;
+                        size -= (size_t)n;
+                }
+        }
+        if (close(TAKE_FD(fd)) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(dirfd, temporary, dirfd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlinkat(dirfd, temporary, 0);
+        return r;
+}
+
 int safe_fs_unlink(int dirfd, const char *name)
 {
         if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)

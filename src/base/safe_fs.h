@@ -59,6 +59,19 @@ bool safe_fs_is_marked(int dirfd);
  * -ELOOP for a link, -EINVAL for something that is not a regular file. */
 ssize_t safe_fs_read_file(int dirfd, const char *name, char *buffer, size_t size);
 
+/* Reads the whole regular file `name` in `dirfd` (never through a link, a fifo never waited on)
+ * when it can be trusted: owned by root or by us and writable by nobody else. Returns 0 with a
+ * malloc'd, NUL-terminated copy in *ret_text and its length in *ret_size; -ENOENT when absent,
+ * -EPERM for a link, something not a regular file, or a file not trusted, -EFBIG past `max`. */
+int safe_fs_read_trusted_file(int dirfd, const char *name, size_t max, char **ret_text,
+                              size_t *ret_size);
+
+/* Replaces the file `name` in `dirfd` with `data`, mode `mode` exactly: written to a temporary
+ * beside it, then renamed over it, so that a reader sees the old file or the new one whole; a
+ * link under the name is replaced, never followed. 0 or a negative errno; nothing is left behind
+ * on failure. */
+int safe_fs_replace_file(int dirfd, const char *name, const char *data, size_t size, mode_t mode);
+
 /* Removes the entry `name` in `dirfd` if it is not a folder (a link is removed, never followed).
  * 0 when removed or absent; -EISDIR for a folder. */
 int safe_fs_unlink(int dirfd, const char *name);

@@ -4,19 +4,16 @@
 #include "node/node_cache.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/safe_fs.h"
 
-#define NODE_CACHE_SCHEMA    1
-#define NODE_CACHE_TEMPORARY ".node.json.new"
-#define NODE_CACHE_MODE      0644
+#define NODE_CACHE_SCHEMA 1
+#define NODE_CACHE_MODE   0644
 
 static json_t *gpu_json(const struct gpu *gpu)
 {
@@ -191,63 +188,15 @@ int node_cache_parse(const char *text, size_t size, struct node **ret_node)
         return 0;
 }
 
-/* The cache's bytes, from a file we trust (see node_cache_read); malloc'd, NUL-terminated. */
-static int read_trusted(int runtime_fd, char **ret_text, size_t *ret_size)
-{
-        _cleanup_close_ int fd = openat(runtime_fd, NODE_CACHE_FILE,
-                                        O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return errno == ELOOP || errno == ENXIO ? -EPERM : -errno;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-            (st.st_mode & 022))
-                return -EPERM;
-        if (st.st_size > NODE_CACHE_MAX_BYTES)
-                return -EFBIG;
-        _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
-        if (!text)
-                return -ENOMEM;
-        size_t total = 0;
-        while (total < (size_t)st.st_size) {
-                ssize_t n = read(fd, text + total, (size_t)st.st_size - total);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                total += (size_t)n;
-        }
-        text[total] = '\0';
-        *ret_text = TAKE_PTR(text);
-        *ret_size = total;
-        return 0;
-}
-
 int node_cache_read(int runtime_fd, struct node **ret_node)
 {
         _cleanup_free_ char *text = NULL;
         size_t size;
-        int r = read_trusted(runtime_fd, &text, &size);
+        int r = safe_fs_read_trusted_file(runtime_fd, NODE_CACHE_FILE, NODE_CACHE_MAX_BYTES, &text,
+                                          &size);
         if (r < 0)
                 return r;
         return node_cache_parse(text, size, ret_node);
-}
-
-static int write_all(int fd, const char *text, size_t size)
-{
-        while (size > 0) {
-                ssize_t n = write(fd, text, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                text += n;
-                size -= (size_t)n;
-        }
-        return 0;
 }
 
 int node_cache_write(int runtime_fd, const char *runtime_dir, const struct node *node,
@@ -261,27 +210,13 @@ int node_cache_write(int runtime_fd, const char *runtime_dir, const struct node 
 
         _cleanup_free_ char *old = NULL;
         size_t old_size;
-        if (read_trusted(runtime_fd, &old, &old_size) == 0 && old_size == size &&
-            memcmp(old, text, size) == 0)
+        if (safe_fs_read_trusted_file(runtime_fd, NODE_CACHE_FILE, NODE_CACHE_MAX_BYTES, &old,
+                                      &old_size) == 0 &&
+            old_size == size && memcmp(old, text, size) == 0)
                 return 0;
-
-        /* A temporary left by a writer that died: only ever ours, made under the node lock. */
-        (void)unlinkat(runtime_fd, NODE_CACHE_TEMPORARY, 0);
-        _cleanup_close_ int fd =
-            openat(runtime_fd, NODE_CACHE_TEMPORARY,
-                   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, NODE_CACHE_MODE);
-        if (fd < 0)
-                return error_set(err, -errno, "cannot write the node cache %s/%s: %s", runtime_dir,
-                                 NODE_CACHE_TEMPORARY, strerror(errno));
-        r = fchmod(fd, NODE_CACHE_MODE) < 0 ? -errno : write_all(fd, text, size);
-        if (r == 0 && close(TAKE_FD(fd)) < 0)
-                r = -errno;
-        if (r == 0 && renameat(runtime_fd, NODE_CACHE_TEMPORARY, runtime_fd, NODE_CACHE_FILE) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void)unlinkat(runtime_fd, NODE_CACHE_TEMPORARY, 0);
+        r = safe_fs_replace_file(runtime_fd, NODE_CACHE_FILE, text, size, NODE_CACHE_MODE);
+        if (r < 0)
                 return error_set(err, r, "cannot write the node cache %s/%s: %s", runtime_dir,
                                  NODE_CACHE_FILE, strerror(-r));
-        }
         return 0;
 }

@@ -25,9 +25,8 @@ int node_cache_parse(const char *text, size_t size, struct node **ret_node);
  * file that is not trusted, -EFBIG past NODE_CACHE_MAX_BYTES, -EBADMSG (node_cache_parse). */
 int node_cache_read(int runtime_fd, struct node **ret_node);
 
-/* Makes `node` the cache in `runtime_fd` unless it already is: a new file 0644 beside it, then a
- * rename over it, so that a reader sees the old or the new one whole (a link planted under the
- * name is replaced, not followed). Callers hold the node lock, which keeps writers apart. The
- * message names `runtime_dir`. */
+/* Makes `node` the cache in `runtime_fd` unless it already is, mode 0644, replaced whole
+ * (safe_fs_replace_file: a reader sees the old or the new one; a link planted under the name is
+ * replaced, not followed). Callers hold the node lock. The message names `runtime_dir`. */
 int node_cache_write(int runtime_fd, const char *runtime_dir, const struct node *node,
                      struct error *err);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/safe_fs.h"
 
 /* A ledger is a few lines; anything bigger was not written by us. */
 #define LEDGER_MAX_BYTES (1024 * 1024)
@@ -154,32 +155,19 @@ static int ledger_store(int dir, const char *name, const struct placement_entry 
                                          name, strerror(errno));
                 return 0;
         }
-        char temporary[256];
-        (void)snprintf(temporary, sizeof(temporary), ".%s.%d.new", name, (int)getpid());
-        _cleanup_close_ int fd =
-            openat(dir, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0)
-                return error_set(err, -errno, "cannot write the placement ledger %s: %s", name,
-                                 strerror(errno));
-        _cleanup_fclose_ FILE *out = fdopen(TAKE_FD(fd), "w");
-        if (!out) {
-                int r = -errno;
-                (void)unlinkat(dir, temporary, 0);
-                return error_set(err, r, "cannot write the placement ledger %s: %s", name,
-                                 strerror(-r));
-        }
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *out = open_memstream(&text, &size);
+        if (!out)
+                return error_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < count; i++)
                 (void)fprintf(out, "%d %llu\n", (int)entries[i].pid, entries[i].start_time);
-        int r = fflush(out) == 0 && !ferror(out) ? 0 : -EIO;
-        if (fclose(TAKE_PTR(out)) != 0 && r == 0)
-                r = -EIO;
-        if (r == 0 && renameat(dir, temporary, dir, name) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void)unlinkat(dir, temporary, 0);
+        if (fclose(TAKE_PTR(out)) != 0)
+                return error_set(err, -ENOMEM, "out of memory");
+        int r = safe_fs_replace_file(dir, name, text, size, 0644);
+        if (r < 0)
                 return error_set(err, r, "cannot write the placement ledger %s: %s", name,
                                  strerror(-r));
-        }
         return 0;
 }
 

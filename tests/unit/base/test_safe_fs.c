@@ -359,6 +359,53 @@ static void test_read_file(void **state)
         assert_int_equal(safe_fs_unlink(dir, "absent"), 0);
 }
 
+static void test_trusted_file_and_replace(void **state)
+{
+        _cleanup_close_ int dir = open_base();
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        char path[4096], link[4096];
+
+        /* written with its mode exactly, whatever the umask; read back whole */
+        mode_t old_umask = umask(077);
+        assert_int_equal(safe_fs_replace_file(dir, "state", "one\n", 4, 0644), 0);
+        umask(old_umask);
+        path_of(path, sizeof(path), "state");
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0644);
+        assert_int_equal(safe_fs_read_trusted_file(dir, "state", 64, &text, &size), 0);
+        assert_string_equal(text, "one\n");
+        assert_int_equal(size, 4);
+        free(TAKE_PTR(text));
+        assert_int_equal(safe_fs_read_trusted_file(dir, "state", 3, &text, &size), -EFBIG);
+        assert_int_equal(safe_fs_read_trusted_file(dir, "absent", 64, &text, &size), -ENOENT);
+
+        /* writable by the group: not trusted */
+        assert_int_equal(chmod(path, 0664), 0);
+        assert_int_equal(safe_fs_read_trusted_file(dir, "state", 64, &text, &size), -EPERM);
+
+        /* a link: not followed when read, replaced (its target untouched) when written */
+        make_file("target", "target\n");
+        path_of(link, sizeof(link), "linked");
+        assert_int_equal(symlink("target", link), 0);
+        assert_int_equal(safe_fs_read_trusted_file(dir, "linked", 64, &text, &size), -EPERM);
+        assert_int_equal(safe_fs_replace_file(dir, "linked", "two\n", 4, 0600), 0);
+        assert_int_equal(lstat(link, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_int_equal(safe_fs_read_trusted_file(dir, "target", 64, &text, &size), 0);
+        assert_string_equal(text, "target\n");
+
+        /* nothing but these files is left: no temporary */
+        _cleanup_closedir_ DIR *folder = opendir(base);
+        assert_non_null(folder);
+        struct dirent *entry;
+        while ((entry = readdir(folder)))
+                assert_true(entry->d_name[0] != '.' || strcmp(entry->d_name, ".") == 0 ||
+                            strcmp(entry->d_name, "..") == 0);
+}
+
 static void test_describe_owner(void **state)
 {
         char text[128];
@@ -386,6 +433,7 @@ int main(void)
             TEST(test_remove_folder_never_follows_or_recurses),
             TEST(test_remove_folder_leaves_another_users_entry),
             TEST(test_read_file),
+            TEST(test_trusted_file_and_replace),
             TEST(test_describe_owner),
         };
         int failed = cmocka_run_group_tests(tests, NULL, NULL);
