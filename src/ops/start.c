@@ -258,6 +258,7 @@ struct discovery {
         int result;
 };
 
+/* A write that gives up at the first error: the parent then reads a short answer and says so. */
 static void write_all(int fd, const char *text, size_t size)
 {
         while (size > 0) {
@@ -294,6 +295,8 @@ static _Noreturn void discovery_child(int fd)
                 write_all(fd, err.message, strlen(err.message));
         (void)close(fd);
         nvml_close(nvml);
+        free(text);
+        node_free(node);
         _exit(0);
 }
 
