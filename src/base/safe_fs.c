@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fd_io.h"
 
 #define LINK_HOPS_MAX 40 /* as the kernel's own limit on links in one lookup */
 
@@ -363,19 +364,11 @@ ssize_t safe_fs_read_file(int dirfd, const char *name, char *buffer, size_t size
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
-        size_t total = 0;
-        while (total < size - 1) {
-                ssize_t n = read(fd, buffer + total, size - 1 - total);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                total += (size_t)n;
-        }
+        ssize_t total = fd_read_fully(fd, buffer, size - 1);
+        if (total < 0)
+                return total;
         buffer[total] = '\0';
-        return (ssize_t)total;
+        return total;
 }
 
 int safe_fs_read_trusted_file(int dirfd, const char *name, size_t max, char **ret_text,
@@ -396,20 +389,12 @@ int safe_fs_read_trusted_file(int dirfd, const char *name, size_t max, char **re
         _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
         if (!text)
                 return -ENOMEM;
-        size_t total = 0;
-        while (total < (size_t)st.st_size) {
-                ssize_t n = read(fd, text + total, (size_t)st.st_size - total);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                total += (size_t)n;
-        }
+        ssize_t total = fd_read_fully(fd, text, (size_t)st.st_size);
+        if (total < 0)
+                return (int)total;
         text[total] = '\0';
         *ret_text = TAKE_PTR(text);
-        *ret_size = total;
+        *ret_size = (size_t)total;
         return 0;
 }
 
@@ -425,18 +410,7 @@ int safe_fs_replace_file(int dirfd, const char *name, const char *data, size_t s
             openat(dirfd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
-        int r = fchmod(fd, mode) < 0 ? -errno : 0;
-        while (r == 0 && size > 0) {
-                ssize_t n = write(fd, data, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        r = -errno;
-                else {
-                        data += n;
-                        size -= (size_t)n;
-                }
-        }
+        int r = fchmod(fd, mode) < 0 ? -errno : fd_write_fully(fd, data, size);
         if (close(TAKE_FD(fd)) < 0 && r == 0)
                 r = -errno;
         if (r == 0 && renameat(dirfd, temporary, dirfd, name) < 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fd_io.h"
 #include "base/safe_fs.h"
 
 /* A ledger is a few lines; anything bigger was not written by us. */
@@ -108,18 +109,11 @@ static int ledger_load(int dir, const char *name, struct placement_entry **ret_e
         _cleanup_free_ char *text = malloc((size_t)st.st_size + 1);
         if (!text)
                 return error_set(err, -ENOMEM, "out of memory");
-        size_t size = 0;
-        while (size < (size_t)st.st_size) {
-                ssize_t n = read(fd, text + size, (size_t)st.st_size - size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return error_set(err, -errno, "cannot read the placement ledger %s: %s",
-                                         name, strerror(errno));
-                if (n == 0)
-                        break;
-                size += (size_t)n;
-        }
+        ssize_t read_size = fd_read_fully(fd, text, (size_t)st.st_size);
+        if (read_size < 0)
+                return error_set(err, (int)read_size, "cannot read the placement ledger %s: %s",
+                                 name, strerror((int)-read_size));
+        size_t size = (size_t)read_size;
         text[size] = '\0';
 
         size_t lines = 0;

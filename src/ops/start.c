@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fd_io.h"
 #include "driver/mps_control.h"
 #include "driver/nvml.h"
 #include "node/node_cache.h"
@@ -258,20 +259,6 @@ struct discovery {
         int result;
 };
 
-/* A write that gives up at the first error: the parent then reads a short answer and says so. */
-static void write_all(int fd, const char *text, size_t size)
-{
-        while (size > 0) {
-                ssize_t n = write(fd, text, size);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return;
-                text += n;
-                size -= (size_t)n;
-        }
-}
-
 static _Noreturn void discovery_child(int fd)
 {
         struct nvml *nvml = NULL;
@@ -288,11 +275,13 @@ static _Noreturn void discovery_child(int fd)
                 (void)error_set(&err, r, "cannot pass the node on: %s", strerror(-r));
         char header[64];
         int length = snprintf(header, sizeof(header), "%d %d\n", r, r < 0 ? (int)failure : 0);
-        write_all(fd, header, (size_t)length);
-        if (r == 0)
-                write_all(fd, text, strlen(text));
-        else
-                write_all(fd, err.message, strlen(err.message));
+        /* A failed write leaves the parent a short answer, which it reports as broken. */
+        if (fd_write_fully(fd, header, (size_t)length) == 0) {
+                if (r == 0)
+                        (void)fd_write_fully(fd, text, strlen(text));
+                else
+                        (void)fd_write_fully(fd, err.message, strlen(err.message));
+        }
         (void)close(fd);
         nvml_close(nvml);
         free(text);

@@ -1,0 +1,14 @@
+/* Whole-buffer reads and writes on a file descriptor: the loops over short counts and EINTR that
+ * every caller would otherwise write again. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads into `buffer` until `size` bytes or end-of-file. Returns the byte count, or a negative
+ * errno (what was read before the error is lost). */
+ssize_t fd_read_fully(int fd, char *buffer, size_t size);
+
+/* Writes all `size` bytes of `data`. 0, or a negative errno (-EIO for a write that wrote
+ * nothing). */
+int fd_write_fully(int fd, const char *data, size_t size);
