@@ -20,6 +20,8 @@
 
 /* The exact lines the control program prints. */
 #define MPS_TEXT_NO_DAEMON        "Cannot find MPS control daemon process"
+/* The daemon serves one control client at a time and turns the others away with this. */
+#define MPS_TEXT_BUSY             "Cannot send command to MPS control daemon process"
 #define MPS_TEXT_SERVER_NOT_FOUND "Server PID not found"
 #define MPS_TEXT_PS_NO_SERVER     "Server not found"
 #define MPS_TEXT_ALREADY_RUNNING  "An instance of this daemon is already running"

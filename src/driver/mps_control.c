@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/flock_wait.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -178,15 +181,78 @@ int mps_control_start(const struct mps_endpoint *ep, struct error *err)
         return r;
 }
 
-/* Runs commands in client mode; 0 with the result when the program exited by itself (whatever
- * its status) and did not say that no daemon runs. */
+/* Whether the daemon turned this client away because it was serving another one. */
+static bool refused_busy(const struct spawn_result *res)
+{
+        return res->exited && res->exit_status != 0 &&
+               (mentions(res->err, res->err_size, MPS_TEXT_BUSY) ||
+                mentions(res->out, res->out_size, MPS_TEXT_BUSY));
+}
+
+/* The daemon's turn: an flock on its pipe folder, which every mpsmig of every user takes around
+ * each control client it runs, so that they queue instead of being turned away. A folder opened
+ * for reading can be locked without write access to it. The lock only orders the polite: a
+ * holder that never lets go (another user, or a process stuck on a hung daemon) costs at most
+ * MPS_CONTROL_TURN_SHARE of the deadline, after which the client runs without its turn and the
+ * retry below absorbs the refusals. -1 when the folder cannot be opened (the program then says
+ * what is wrong with it) or the turn did not come. */
+static int take_turn(const char *pipe_dir, long long deadline_ms)
+{
+        _cleanup_close_ int fd = open(pipe_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 || flock_wait(fd, LOCK_EX, deadline_ms) < 0)
+                return -1;
+        return TAKE_FD(fd);
+}
+
+/* A pause of about `base_ms`, spread over [base/2, base] so that clients turned away together
+ * do not come back together. */
+static void pause_ms(unsigned base_ms, long long deadline_ms)
+{
+        struct timespec now;
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        unsigned spread = base_ms / 2 + 1;
+        long long ms = base_ms - spread + 1 + (unsigned)(now.tv_nsec ^ getpid()) % spread;
+        long long left = deadline_ms - monotonic_now_ms();
+        if (ms > left)
+                ms = left;
+        if (ms <= 0)
+                return;
+        struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+        (void)nanosleep(&pause, NULL);
+}
+
+/* Runs commands in client mode in the daemon's turn, again after a pause while the daemon says
+ * it is busy, all within timeout_ms; 0 with the result when the program exited by itself
+ * (whatever its status) and did not say that no daemon runs. */
 static int query(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
                  struct spawn_result *ret_result, struct error *err)
 {
+        long long began = monotonic_now_ms(), deadline = began + timeout_ms;
+        _cleanup_close_ int turn = take_turn(
+            ep->pipe_dir, began + (long long)timeout_ms * MPS_CONTROL_TURN_SHARE / 100);
         struct spawn_result res = {0};
-        int r = invoke(ep, NULL, commands, timeout_ms, &res, err);
-        if (r < 0)
-                return error_prefix(err, "cannot ask the MPS control daemon on %s", ep->pipe_dir);
+        unsigned backoff_ms = MPS_CONTROL_BUSY_PAUSE_MIN_MS;
+        int attempts = 0, r;
+        for (;;) {
+                long long left = deadline - monotonic_now_ms();
+                if (left <= 0)
+                        return error_set(err, -EBUSY,
+                                         "the MPS control daemon on %s was busy with other "
+                                         "control clients for %d ms (%d attempts; it serves one "
+                                         "at a time)",
+                                         ep->pipe_dir, timeout_ms, attempts);
+                attempts++;
+                r = invoke(ep, NULL, commands, (int)left, &res, err);
+                if (r < 0)
+                        return error_prefix(err, "cannot ask the MPS control daemon on %s",
+                                            ep->pipe_dir);
+                if (!refused_busy(&res))
+                        break;
+                spawn_result_done(&res);
+                pause_ms(backoff_ms, deadline);
+                if (backoff_ms < MPS_CONTROL_BUSY_PAUSE_MAX_MS)
+                        backoff_ms *= 2;
+        }
         char how[160];
         if (res.timed_out || !res.exited)
                 r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,

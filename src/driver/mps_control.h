@@ -14,6 +14,12 @@
 #define MPS_CONTROL_PROGRAM            "nvidia-cuda-mps-control"
 #define MPS_CONTROL_ENV_OVERRIDE       "MPSMIG_MPS_CONTROL" /* absolute path of the program */
 #define MPS_CONTROL_TIMEOUT_MS_DEFAULT 10000
+/* A daemon serves one control client at a time and turns the others away (docs/driver-facts.md):
+ * clients take turns per daemon, waiting for their turn at most this share (percent) of their
+ * deadline, and a client turned away anyway asks again after a pause that grows from MIN to MAX. */
+#define MPS_CONTROL_TURN_SHARE        75
+#define MPS_CONTROL_BUSY_PAUSE_MIN_MS 2
+#define MPS_CONTROL_BUSY_PAUSE_MAX_MS 32
 /* The longest pipe folder path whose sockets still fit a sockaddr_un (108 bytes with the NUL)
  * once "/control_privileged" is appended. */
 #define MPS_CONTROL_PIPE_DIR_MAX 88
@@ -47,10 +53,13 @@ int mps_control_environment(const struct mps_endpoint *endpoint, struct env_buil
 int mps_control_start(const struct mps_endpoint *endpoint, struct error *err);
 
 /* Runs the program in client mode with `commands` (one per line, '\n'-terminated) on stdin and
- * timeout `timeout_ms` (0: the endpoint's). Returns 0 with the raw stdout (*ret_output, malloc'd,
- * NUL-terminated) and exit status whenever the program ran to its end, whatever its status;
- * MPS_ANSWER_NO_DAEMON (-ESRCH) when it said "Cannot find MPS control daemon process";
- * -ETIMEDOUT, or another negative errno when it could not run or was killed by a signal. */
+ * timeout `timeout_ms` (0: the endpoint's). Every query of this module, this one included, is
+ * serialised per daemon across processes and users (an flock on the pipe folder) and asked again
+ * while the daemon answers MPS_TEXT_BUSY, all within the timeout. Returns 0 with the raw stdout
+ * (*ret_output, malloc'd, NUL-terminated) and exit status whenever the program ran to its end,
+ * whatever its status; MPS_ANSWER_NO_DAEMON (-ESRCH) when it said "Cannot find MPS control daemon
+ * process"; -EBUSY when the daemon stayed busy with other clients until the timeout; -ETIMEDOUT,
+ * or another negative errno when it could not run or was killed by a signal. */
 int mps_control_run(const struct mps_endpoint *endpoint, const char *commands, int timeout_ms,
                     char **ret_output, size_t *ret_size, int *ret_status, struct error *err);
 

@@ -1,0 +1,12 @@
+/* A flock with a deadline: flock has no timed wait, and a blocking one could only be bounded by a
+ * signal that would reach the caller's other threads, so the wait retries a non-blocking flock
+ * with a growing pause against CLOCK_MONOTONIC. Also the clock that deadlines are kept on. */
+#pragma once
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+long long monotonic_now_ms(void);
+
+/* Takes flock(fd, `operation` | LOCK_NB) (LOCK_EX or LOCK_SH), pausing 1 ms, doubling up to
+ * 25 ms, until it is granted or `deadline_ms` (monotonic_now_ms() time) passes. 0 when taken,
+ * -ETIMEDOUT when the deadline passed first, another negative errno when flock itself failed. */
+int flock_wait(int fd, int operation, long long deadline_ms);
