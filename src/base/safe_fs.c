@@ -289,6 +289,39 @@ static int write_marker(int fd)
         return 0;
 }
 
+/* Whether the folder holds nothing at all (no marker either). */
+static bool folder_is_empty(int fd)
+{
+        int listing = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (listing < 0)
+                return false;
+        _cleanup_closedir_ DIR *dir = fdopendir(listing);
+        if (!dir) {
+                (void)close(listing);
+                return false;
+        }
+        struct dirent *entry;
+        while ((entry = readdir(dir)))
+                if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+                        return false;
+        return true;
+}
+
+/* Gives a folder this call made its mode and marker, or takes it away again: a folder never
+ * stays without its marker because a step after mkdir failed (no fd left, a full disk), for an
+ * unmarked folder is someone else's to every later stop. */
+static int finish_made_folder(int dirfd, const char *dir_path, const char *name, int fd,
+                              mode_t mode, struct error *err)
+{
+        int r = fchmod(fd, mode) < 0 ? -errno : write_marker(fd);
+        if (r == 0)
+                return 0;
+        (void)unlinkat(fd, SAFE_FS_MARKER, 0);
+        (void)unlinkat(dirfd, name, AT_REMOVEDIR);
+        return error_set(err, r, "cannot mark %s/%s as made by mpsmig: %s", dir_path, name,
+                         strerror(-r));
+}
+
 int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_t mode, int *ret_fd,
                         bool *ret_created, struct error *err)
 {
@@ -306,18 +339,18 @@ int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_
         r = open_folder_nofollow(dirfd, dir_path, name, &fd, err);
         if (r < 0)
                 return r;
-        if (created) {
-                if (fchmod(fd, mode) < 0)
-                        return error_set(err, -errno, "cannot set the mode of %s/%s: %s", dir_path,
-                                         name, strerror(errno));
-                r = write_marker(fd);
-                if (r < 0)
-                        return error_set(err, r, "cannot mark %s/%s as made by mpsmig: %s",
-                                         dir_path, name, strerror(-r));
-        }
         r = check_own_folder(fd, dir_path, name, false, err);
         if (r < 0)
                 return r;
+        /* An empty folder of ours without a marker is one an mpsmig killed between mkdir and
+         * the marker left behind (nobody else's work is in it): ours to finish. */
+        if (!created && !safe_fs_is_marked(fd) && folder_is_empty(fd))
+                created = true;
+        if (created) {
+                r = finish_made_folder(dirfd, dir_path, name, fd, mode, err);
+                if (r < 0)
+                        return r;
+        }
         if (ret_created)
                 *ret_created = created;
         if (ret_fd)
@@ -481,12 +514,18 @@ int safe_fs_remove_folder(int dirfd, const char *dir_path, const char *name, str
                                          dir_path, name);
                 return error_set(err, -e, "cannot open %s/%s: %s", dir_path, name, strerror(e));
         }
-        if (!safe_fs_is_marked(fd))
-                return SAFE_FS_NOT_MARKED;
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return error_set(err, -errno, "cannot inspect %s/%s: %s", dir_path, name,
                                  strerror(errno));
+        if (!safe_fs_is_marked(fd)) {
+                /* Empty and ours: what an mpsmig killed between mkdir and the marker left. */
+                if (st.st_uid != geteuid() || !folder_is_empty(fd))
+                        return SAFE_FS_NOT_MARKED;
+                if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                        return SAFE_FS_NOT_MARKED;
+                return SAFE_FS_REMOVED;
+        }
         if (st.st_uid != geteuid()) {
                 char owner[128];
                 safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));

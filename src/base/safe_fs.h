@@ -37,9 +37,11 @@ int safe_fs_open_root(const char *path, bool create, mode_t mode, int *ret_fd, s
  * Makes folder `name` (one component, no '/') inside `dirfd` with `mode` exactly and writes the
  * marker into it, or opens it if it already exists. Never follows a link: an existing `name`
  * that is a symbolic link, not a folder, owned by another user, or writable by group or others
- * is refused with a message naming it (`dir_path` is dirfd's path, for messages). Returns a
- * readable folder fd in *ret_fd and whether this call made it in *ret_created (either may be
- * NULL; a NULL ret_fd closes it).
+ * is refused with a message naming it (`dir_path` is dirfd's path, for messages). The folder and
+ * its marker appear together: a folder whose marker cannot be written is removed again, and an
+ * existing empty folder of ours without a marker (what an mpsmig killed between the two left) is
+ * marked and counts as made. Returns a readable folder fd in *ret_fd and whether this call made it
+ * in *ret_created (either may be NULL; a NULL ret_fd closes it).
  */
 int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_t mode, int *ret_fd,
                         bool *ret_created, struct error *err);
@@ -79,7 +81,7 @@ int safe_fs_unlink(int dirfd, const char *name);
 /*
  * Removes the folder `name` inside `dirfd` if mpsmig made it (it holds our marker): first checks
  * that every entry is a non-folder owned by us, then removes them, the marker last, then the
- * folder. Never recurses, never follows a link. Returns a safe_fs_removal, or a negative errno
+ * folder. An empty folder of ours without a marker is removed too (see safe_fs_make_folder). Never recurses, never follows a link. Returns a safe_fs_removal, or a negative errno
  * with a message saying what was left in place and why (-ELOOP: it is a link; -EPERM: it or an
  * entry belongs to another user; -ENOTEMPTY: it holds a folder).
  */

@@ -208,10 +208,19 @@ static void test_make_folder_marks_new_folders_only(void **state)
         assert_int_equal(safe_fs_make_folder(dir, base, "pipe", 0755, NULL, &created, &err), 0);
         assert_false(created);
 
+        /* A folder someone else filled is theirs; an empty one of ours is what an mpsmig killed
+         * between mkdir and the marker left: finished, marked, and counted as made. */
         make_dir("found", 0755);
+        make_file("found/keep", "x");
         assert_int_equal(safe_fs_make_folder(dir, base, "found", 0755, &fd, &created, &err), 0);
         assert_false(created);
         assert_false(safe_fs_is_marked(fd));
+        close(fd);
+        make_dir("interrupted", 0755);
+        assert_int_equal(
+            safe_fs_make_folder(dir, base, "interrupted", 0755, &fd, &created, &err), 0);
+        assert_true(created);
+        assert_true(safe_fs_is_marked(fd));
         close(fd);
         assert_int_equal(safe_fs_make_folder(dir, base, "a/b", 0755, NULL, NULL, &err), -EINVAL);
         assert_int_equal(safe_fs_make_folder(dir, base, "..", 0755, NULL, NULL, &err), -EINVAL);
@@ -293,6 +302,9 @@ static void test_remove_folder_only_when_marked(void **state)
         make_dir("theirs", 0755);
         make_file("theirs/keep", "x");
         assert_int_equal(safe_fs_remove_folder(dir, base, "theirs", &err), SAFE_FS_NOT_MARKED);
+        make_dir("left-empty", 0755);
+        assert_int_equal(safe_fs_remove_folder(dir, base, "left-empty", &err), SAFE_FS_REMOVED);
+        assert_false(exists("left-empty"));
         assert_true(exists("theirs/keep"));
 
         assert_int_equal(safe_fs_remove_folder(dir, base, "absent", &err), SAFE_FS_ABSENT);

@@ -202,6 +202,11 @@ static void test_folders_not_made_by_mpsmig_stay(void **state)
         assert_int_equal(mkdir(path, 0755), 0);
         (void)snprintf(path, sizeof(path), "%s/run/%s/pipe", base, UUID);
         assert_int_equal(mkdir(path, 0755), 0);
+        /* Someone's work in it: an empty one would be taken for a folder mpsmig left half-made. */
+        (void)snprintf(path, sizeof(path), "%s/run/%s/pipe/theirs", base, UUID);
+        int theirs = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(theirs >= 0);
+        close(theirs);
         struct error err = {0};
         int pipe_fd = -1;
         struct layout_made made;
