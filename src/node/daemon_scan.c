@@ -312,8 +312,11 @@ int daemon_scan(struct mps_daemon **ret_daemons, size_t *ret_count, struct error
 
 bool daemon_serves(const struct mps_daemon *daemon, const char *uuid)
 {
-        if (!daemon->environ_known || !daemon->has_visible_devices)
+        if (!daemon->environ_known)
                 return false;
+        /* Without CUDA_VISIBLE_DEVICES a daemon serves every device of the node. */
+        if (!daemon->has_visible_devices)
+                return true;
         size_t len = strlen(uuid);
         for (const char *at = daemon->visible_devices; *at;) {
                 size_t item = strcspn(at, ",");

@@ -34,8 +34,9 @@ int daemon_scan(struct mps_daemon **ret_daemons, size_t *ret_count, struct error
  * not the control program running as a daemon (a pid reused by something else). */
 int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon);
 
-/* Whether the daemon's CUDA_VISIBLE_DEVICES (a comma-separated list) names `uuid`. A daemon
- * whose environment cannot be read, or that has no CUDA_VISIBLE_DEVICES, does not. */
+/* Whether the daemon serves `uuid`: its CUDA_VISIBLE_DEVICES (a comma-separated list) names it,
+ * or it has no CUDA_VISIBLE_DEVICES (a node-wide daemon serves every device). A daemon whose
+ * environment cannot be read does not. */
 bool daemon_serves(const struct mps_daemon *daemon, const char *uuid);
 
 /* Whether the daemon listens on `pipe_dir` (compared after removing trailing '/'). */

@@ -105,8 +105,12 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                                "--layout seed`, or keep it and manage it with `--layout seed`");
         else
                 (void)snprintf(advice, sizeof(advice),
-                               "stop it first (echo quit | CUDA_MPS_PIPE_DIRECTORY=%s "
+                               "%sstop it first (echo quit | CUDA_MPS_PIPE_DIRECTORY=%s "
                                "nvidia-cuda-mps-control)",
+                               other->has_visible_devices
+                                   ? ""
+                                   : "it has no CUDA_VISIBLE_DEVICES, so it serves every device "
+                                     "of the node; ",
                                other->pipe_dir);
         return error_set(err, -EBUSY,
                          "another MPS control daemon (pid %d, pipe folder %s) already serves %s: "
@@ -120,7 +124,7 @@ static int keep_running(struct mps_endpoint *endpoint, const struct mps_daemon *
                         const char *uuid, long long deadline, struct start_result *result)
 {
         struct error *err = &result->error;
-        if (!daemon_serves(daemon, uuid))
+        if (!daemon->has_visible_devices || !daemon_serves(daemon, uuid))
                 return error_set(err, -EBUSY,
                                  "the MPS control daemon in %s (pid %d) serves "
                                  "CUDA_VISIBLE_DEVICES=%s, not %s: stop it with `mpsmig stop` "
