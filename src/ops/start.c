@@ -23,6 +23,7 @@
 #include "node/node_cache.h"
 #include "node/target_name.h"
 #include "ops/ops.h"
+#include "ops/placement.h"
 
 #define ANSWER_RETRY_MS 5 /* between queries while a new daemon is not listening yet */
 
@@ -55,26 +56,80 @@ static int remaining_ms(long long deadline)
         return left > 0 ? (int)left : 0;
 }
 
-/* Asks the daemon behind `endpoint` a harmless question until it answers or the deadline passes.
- * A daemon that is not listening yet ("Cannot find ...") is asked again after a short pause. */
-static int wait_answer(struct mps_endpoint *endpoint, long long deadline, struct error *err)
+/* Whether `pid` is a live process (a zombie is not). */
+static bool process_alive(pid_t pid)
 {
+        unsigned long long start_time;
+        return process_start_time(pid, &start_time) == 0;
+}
+
+/* Waits until the daemon of the pipe folder is ready: it answers get_server_list with status 0
+ * and a list of pids, and its pid file names a live process. Anything less (a program that exits
+ * at once, a daemon still binding its sockets, one that says "Cannot find ...") is asked again
+ * after a short pause until the deadline. The daemon's pid goes to *ret_pid. */
+static int wait_answer(struct mps_endpoint *endpoint, int pipe_fd, long long deadline,
+                       pid_t *ret_pid, struct error *err)
+{
+        char last[160] = "no answer";
         for (;;) {
                 int left = remaining_ms(deadline);
                 if (left <= 0)
                         return error_set(err, -ETIMEDOUT,
-                                         "the MPS control daemon on %s did not answer in time",
-                                         endpoint->pipe_dir);
+                                         "the MPS control daemon on %s did not answer in time "
+                                         "(%s)",
+                                         endpoint->pipe_dir, last);
                 _cleanup_free_ char *output = NULL;
-                size_t size;
+                _cleanup_free_ pid_t *servers = NULL;
+                size_t size, server_count;
                 int status;
+                pid_t pid;
                 int r = mps_control_run(endpoint, "get_server_list\n", left, &output, &size,
                                         &status, err);
-                if (r != MPS_ANSWER_NO_DAEMON)
+                if (r == MPS_ANSWER_NO_DAEMON)
+                        (void)snprintf(last, sizeof(last), "%s", MPS_TEXT_NO_DAEMON);
+                else if (r < 0)
                         return r;
+                else if (status != 0)
+                        (void)snprintf(last, sizeof(last),
+                                       "the control program exited with status %d", status);
+                else if (mps_answer_pid_list("get_server_list", output, size, &servers,
+                                             &server_count, err) < 0)
+                        (void)snprintf(last, sizeof(last), "%.*s", (int)sizeof(last) - 1,
+                                       err->message);
+                else if (layout_read_pid(pipe_fd, &pid) < 0 || !process_alive(pid))
+                        (void)snprintf(last, sizeof(last),
+                                       "it answered, but no live daemon's pid is in %s/%s",
+                                       endpoint->pipe_dir, LAYOUT_PID_FILE);
+                else {
+                        error_clear(err);
+                        *ret_pid = pid;
+                        return 0;
+                }
+                error_clear(err);
                 struct timespec pause = {0, ANSWER_RETRY_MS * 1000000L};
                 (void)nanosleep(&pause, NULL);
         }
+}
+
+/* A start that is reported failed leaves no daemon behind: the daemon `-d` left in this pipe
+ * folder (found by its environment, so also before it has written its pid file) would
+ * otherwise come up after the report, unmanaged. It never answered, so it gets SIGKILL. */
+static void abandon_daemon(const char *pipe_dir, int pipe_fd)
+{
+        _cleanup_free_ struct mps_daemon *daemons = NULL;
+        size_t count = 0;
+        struct error ignored = {0};
+        if (daemon_scan(&daemons, &count, &ignored) < 0)
+                return;
+        for (size_t i = 0; i < count; i++) {
+                _cleanup_close_ int pidfd = -1;
+                if (!daemon_uses_pipe_dir(&daemons[i], pipe_dir) ||
+                    daemon_open(daemons[i].pid, daemons[i].start_ticks, &pidfd, &ignored) < 0)
+                        continue;
+                (void)daemon_signal(pidfd, SIGKILL);
+                (void)daemon_wait_gone(pidfd, OPS_ESCALATION_WAIT_MS);
+        }
+        (void)layout_clean_daemon_files(pipe_fd, &ignored);
 }
 
 /* Another daemon that serves this device from another pipe folder (the seed scripts' in /tmp,
@@ -120,8 +175,9 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
 }
 
 /* The daemon found in our pipe folder: kept if it serves the target and answers. */
-static int keep_running(struct mps_endpoint *endpoint, const struct mps_daemon *daemon,
-                        const char *uuid, long long deadline, struct start_result *result)
+static int keep_running(struct mps_endpoint *endpoint, int pipe_fd,
+                        const struct mps_daemon *daemon, const char *uuid, long long deadline,
+                        struct start_result *result)
 {
         struct error *err = &result->error;
         if (!daemon->has_visible_devices || !daemon_serves(daemon, uuid))
@@ -132,7 +188,8 @@ static int keep_running(struct mps_endpoint *endpoint, const struct mps_daemon *
                                  endpoint->pipe_dir, (int)daemon->pid,
                                  daemon->has_visible_devices ? daemon->visible_devices : "(unset)",
                                  uuid);
-        int r = wait_answer(endpoint, deadline, err);
+        pid_t pid;
+        int r = wait_answer(endpoint, pipe_fd, deadline, &pid, err);
         if (r < 0) {
                 char why[sizeof(err->message)];
                 memcpy(why, err->message, sizeof(why));
@@ -171,7 +228,7 @@ static int start_target(struct ops_context *context, const struct target *target
         };
         const struct mps_daemon *ours = ops_daemon_on(context, paths->pipe_dir);
         if (ours)
-                return keep_running(&endpoint, ours, target->uuid, deadline, result);
+                return keep_running(&endpoint, pipe_fd, ours, target->uuid, deadline, result);
 
         /* A pid file without a live daemon in this folder: the daemon died (kill -9, a crash). */
         pid_t stale = 0;
@@ -189,25 +246,26 @@ static int start_target(struct ops_context *context, const struct target *target
         if (r == -EALREADY) {
                 /* Started by someone outside the node lock since the scan: keep theirs. */
                 error_clear(err);
-                r = wait_answer(&endpoint, deadline, err);
+                r = wait_answer(&endpoint, pipe_fd, deadline, &result->pid, err);
                 if (r < 0)
                         return r;
                 result->outcome = START_ALREADY_RUNNING;
-                (void)layout_read_pid(pipe_fd, &result->pid);
                 return 0;
         }
+        if (r == -ETIMEDOUT)
+                abandon_daemon(paths->pipe_dir, pipe_fd);
         if (r < 0)
                 return r;
-        r = wait_answer(&endpoint, deadline, err);
+        r = wait_answer(&endpoint, pipe_fd, deadline, &result->pid, err);
         if (r < 0) {
                 char why[sizeof(err->message)];
                 memcpy(why, err->message, sizeof(why));
+                abandon_daemon(paths->pipe_dir, pipe_fd);
                 return error_set(err, r,
-                                 "the MPS control daemon started on %s did not answer in time "
-                                 "(%s): `mpsmig status` shows it, `mpsmig stop --force` ends it",
+                                 "the MPS control daemon started on %s was not ready in time and "
+                                 "was stopped again: %s",
                                  paths->pipe_dir, why);
         }
-        (void)layout_read_pid(pipe_fd, &result->pid);
         result->outcome = recovered ? START_RECOVERED : START_STARTED;
         return 0;
 }
