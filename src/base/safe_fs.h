@@ -81,9 +81,10 @@ int safe_fs_unlink(int dirfd, const char *name);
 /*
  * Removes the folder `name` inside `dirfd` if mpsmig made it (it holds our marker): first checks
  * that every entry is a non-folder owned by us, then removes them, the marker last, then the
- * folder. An empty folder of ours without a marker is removed too (see safe_fs_make_folder). Never recurses, never follows a link. Returns a safe_fs_removal, or a negative errno
- * with a message saying what was left in place and why (-ELOOP: it is a link; -EPERM: it or an
- * entry belongs to another user; -ENOTEMPTY: it holds a folder).
+ * folder. An empty folder of ours without a marker is removed too (see safe_fs_make_folder). Never
+ * recurses, never follows a link. Returns a safe_fs_removal, or a negative errno with a message
+ * saying what was left in place and why (-ELOOP: it is a link; -EPERM: it or an entry belongs to
+ * another user; -ENOTEMPTY: it holds a folder).
  */
 int safe_fs_remove_folder(int dirfd, const char *dir_path, const char *name, struct error *err);
 

@@ -175,9 +175,8 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
 }
 
 /* The daemon found in our pipe folder: kept if it serves the target and answers. */
-static int keep_running(struct mps_endpoint *endpoint, int pipe_fd,
-                        const struct mps_daemon *daemon, const char *uuid, long long deadline,
-                        struct start_result *result)
+static int keep_running(struct mps_endpoint *endpoint, int pipe_fd, const struct mps_daemon *daemon,
+                        const char *uuid, long long deadline, struct start_result *result)
 {
         struct error *err = &result->error;
         if (!daemon->has_visible_devices || !daemon_serves(daemon, uuid))
