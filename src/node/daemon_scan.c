@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "driver/mps_control.h"
 
 #define ENVIRON_MAX (1024 * 1024) /* bytes of /proc/PID/environ read at most */
 
@@ -93,6 +94,19 @@ static const char *base_name(const char *path)
         return slash ? slash + 1 : path;
 }
 
+/* Whether `name` (a file name) is `program`'s. The control program also answers to the name of
+ * the one mpsmig is told to run ($MPSMIG_MPS_CONTROL): a copy under another name is still the
+ * program that made the daemons, and taking them for something else would make status call them
+ * dead and stop remove their folders under them. */
+static bool program_named(const char *name, const char *program)
+{
+        if (strcmp(name, program) == 0)
+                return true;
+        const char *override = getenv(MPS_CONTROL_ENV_OVERRIDE);
+        return strcmp(program, DAEMON_CONTROL_PROGRAM) == 0 && override && override[0] == '/' &&
+               strcmp(name, base_name(override)) == 0;
+}
+
 /* Whether /proc/PID/exe is `program` (by file name): 1 yes, 0 no; -ENOENT when the process has
  * no executable (a kernel thread, a zombie, or gone), -EACCES when it is not ours to read (the
  * caller then looks at argv[0]). One system call, which rules out nearly every pid of a scan. */
@@ -108,7 +122,7 @@ static int exe_is(pid_t pid, const char *program)
         char *deleted = strstr(exe, " (deleted)");
         if (deleted && deleted[strlen(" (deleted)")] == '\0')
                 *deleted = '\0';
-        return strcmp(base_name(exe), program) == 0;
+        return program_named(base_name(exe), program);
 }
 
 /* Whether the process runs `program`: by /proc/PID/exe, or by argv[0] when exe is unreadable.
@@ -118,7 +132,7 @@ static bool runs_program(pid_t pid, const char *program, const char *cmdline, si
         int exe = exe_is(pid, program);
         if (exe != -EACCES)
                 return exe == 1;
-        return cmdline_size > 0 && strcmp(base_name(cmdline), program) == 0;
+        return cmdline_size > 0 && program_named(base_name(cmdline), program);
 }
 
 /* Whether the command line asks for a daemon (-d, --daemon) or the foreground one (-f,
@@ -195,7 +209,7 @@ static int inspect(pid_t pid, bool scanning, struct mps_daemon *ret_daemon)
         if (r < 0)
                 return r == -ENOENT ? -ESRCH : r;
         if (cmdline_size == 0 ||
-            (exe < 0 && strcmp(base_name(cmdline), DAEMON_CONTROL_PROGRAM) != 0) ||
+            (exe < 0 && !program_named(base_name(cmdline), DAEMON_CONTROL_PROGRAM)) ||
             !daemon_arguments(cmdline, cmdline_size))
                 return -EPERM;
         r = read_stat(pid, &state, &ppid, &start);
