@@ -32,7 +32,7 @@ static int print_json(const struct run_plan *plan)
         json_t *variables = json_object();
         for (size_t i = 0; variables && i < plan->environment.count; i++)
                 if (json_object_set_new(variables, plan->environment.variables[i].name,
-                                        json_string(plan->environment.variables[i].value)) < 0) {
+                                        json_text(plan->environment.variables[i].value)) < 0) {
                         json_decref(variables);
                         variables = NULL;
                 }

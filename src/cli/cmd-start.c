@@ -84,7 +84,7 @@ static int print_json(const struct ops_context *context, const struct start_repo
                         0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
-                                        failed ? json_string(result->error.message) : json_null()) <
+                                        failed ? json_text(result->error.message) : json_null()) <
                         0 ||
                     json_array_append_new(targets, item) < 0) {
                         json_decref(item);

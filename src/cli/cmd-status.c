@@ -158,10 +158,10 @@ static json_t *others_json(const struct status_result *result)
         json_t *others = json_array();
         for (size_t o = 0; others && o < result->other_count; o++) {
                 const struct mps_daemon *other = &result->others[o];
-                json_t *item =
-                    json_pack("{s:i, s:i, s:s, s:s?}", "pid", (int)other->pid, "uid",
-                              (int)other->uid, "pipe_dir", other->pipe_dir, "visible_devices",
-                              other->has_visible_devices ? other->visible_devices : NULL);
+                json_t *item = json_pack(
+                    "{s:i, s:i, s:o, s:o}", "pid", (int)other->pid, "uid", (int)other->uid,
+                    "pipe_dir", json_text(other->pipe_dir), "visible_devices",
+                    json_text(other->has_visible_devices ? other->visible_devices : NULL));
                 if (!item || json_array_append_new(others, item) < 0) {
                         json_decref(others);
                         others = NULL;
@@ -199,7 +199,7 @@ static json_t *target_json(const struct status_result *result)
                 0 ||
             json_object_set_new(item, "other_daemons", others_json(result)) < 0 ||
             json_object_set_new(item, "error",
-                                has_error ? json_string(result->error.message) : json_null()) < 0) {
+                                has_error ? json_text(result->error.message) : json_null()) < 0) {
                 json_decref(item);
                 return NULL;
         }

@@ -145,19 +145,19 @@ json_t *lifecycle_target_json(const struct target *target, const struct layout_p
 {
         char name[32];
         lifecycle_target_name(target, name, sizeof(name));
-        return json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "target", name, "uuid", target->uuid,
-                         "kind", target_kind_string(target->kind), "pipe_dir",
-                         paths->pipe_dir[0] ? paths->pipe_dir : NULL, "log_dir",
-                         paths->log_dir[0] ? paths->log_dir : NULL);
+        return json_pack("{s:s, s:o, s:s, s:o, s:o}", "target", name, "uuid",
+                         json_text(target->uuid), "kind", target_kind_string(target->kind),
+                         "pipe_dir", json_text(paths->pipe_dir[0] ? paths->pipe_dir : NULL),
+                         "log_dir", json_text(paths->log_dir[0] ? paths->log_dir : NULL));
 }
 
 int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
                          json_t *summary)
 {
-        json_t *document =
-            json_pack("{s:i, s:s, s:s, s:s, s:o, s:o}", "schema_version", LIFECYCLE_SCHEMA_VERSION,
-                      "verb", verb, "layout", layout_kind_name(context->layout.kind), "runtime_dir",
-                      context->layout.runtime_dir, "targets", targets, "summary", summary);
+        json_t *document = json_pack(
+            "{s:i, s:s, s:s, s:o, s:o, s:o}", "schema_version", LIFECYCLE_SCHEMA_VERSION, "verb",
+            verb, "layout", layout_kind_name(context->layout.kind), "runtime_dir",
+            json_text(context->layout.runtime_dir), "targets", targets, "summary", summary);
         if (!document)
                 return -ENOMEM;
         int r = output_json(document, stdout);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
+
 struct table {
         const struct table_column *columns;
         size_t column_count;
@@ -60,6 +62,7 @@ void table_cellf(struct table *table, const char *format, ...)
                 table->failed = true;
                 return;
         }
+        text_make_printable(cell);
         table->cells[table->cell_count++] = cell;
 }
 
@@ -134,4 +137,19 @@ void format_count(char *buffer, size_t size, unsigned count)
 json_t *json_count_or_null(unsigned long long value)
 {
         return value == 0 ? json_null() : json_integer((json_int_t)value);
+}
+
+json_t *json_text(const char *text)
+{
+        if (!text)
+                return json_null();
+        json_t *value = json_string(text);
+        if (value || text_is_utf8(text))
+                return value;
+        char *copy = text_utf8_copy(text);
+        if (!copy)
+                return NULL;
+        value = json_string(copy);
+        free(copy);
+        return value;
 }

@@ -28,8 +28,9 @@ static inline void table_freep(struct table **table)
 #define _cleanup_table_ __attribute__((cleanup(table_freep)))
 
 /* Appends one cell (printf-style) to the current row; after the last column the next cell starts
- * a new row. Running out of memory is remembered and reported once, by table_print, so that
- * building a table needs no check per cell. */
+ * a new row. Bytes that are not valid UTF-8, and control characters, show as '?'. Running out of
+ * memory is remembered and reported once, by table_print, so that building a table needs no check
+ * per cell. */
 void table_cellf(struct table *table, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -39,6 +40,10 @@ int table_print(const struct table *table, FILE *out);
 
 /* Writes `document` indented by two, keys in insertion order, and a final newline. 0 or -EIO. */
 int output_json(const json_t *document, FILE *out);
+
+/* A JSON string of `text`, which need not be valid UTF-8 (a path, a name from the driver): bytes
+ * that are not become U+FFFD. JSON null for NULL; NULL when out of memory. */
+json_t *json_text(const char *text);
 
 /* "24576 MiB" from bytes (rounded down, as nvidia-smi does); "-" for 0, which means unknown. */
 void format_mib(char *buffer, size_t size, unsigned long long bytes);

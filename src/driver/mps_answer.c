@@ -240,6 +240,45 @@ int mps_answer_pid_list(const char *command, const char *text, size_t size, pid_
         return 0;
 }
 
+int mps_answer_device_query(const char *text, size_t size, char *buffer, size_t buffer_size,
+                            struct error *err)
+{
+        static const char command[] = "device_query";
+        int r = check_refusals(command, text, size, err);
+        if (r < 0)
+                return r;
+        struct line_reader lr = reader(text, size);
+        struct line l;
+        if (!next_line(&lr, &l) || l.len != strlen("Default") || memcmp(l.p, "Default", l.len))
+                return malformed(err, command, &l, "\"Default\" first");
+        if (!next_line(&lr, &l) || l.len < strlen("Device") || memcmp(l.p, "Device", 6) != 0)
+                return malformed(err, command, &l, "the table's header");
+        size_t used = 0;
+        if (buffer_size == 0)
+                return error_set(err, -E2BIG, "no room for the devices of '%s'", command);
+        buffer[0] = '\0';
+        while (next_line(&lr, &l)) {
+                const char *p = l.p, *end = l.p + l.len, *field;
+                size_t len;
+                unsigned long long ordinal;
+                if (l.len >= strlen("Server") && memcmp(l.p, "Server", 6) == 0)
+                        break; /* the servers' own tables follow the default one */
+                if (!next_field(&p, end, &field, &len) ||
+                    !parse_decimal(field, len, INT_MAX, &ordinal) ||
+                    !next_field(&p, end, &field, &len) || !next_field(&p, end, &field, &len))
+                        return malformed(err, command, &l, "ordinal, PCI IDs, UUID, name");
+                if (used + (used > 0) + len + 1 > buffer_size)
+                        return error_set(err, -E2BIG, "too many devices in the answer to '%s'",
+                                         command);
+                if (used > 0)
+                        buffer[used++] = ',';
+                memcpy(buffer + used, field, len);
+                used += len;
+                buffer[used] = '\0';
+        }
+        return 0;
+}
+
 static bool is_ps_header(const struct line *l)
 {
         static const char *const names[] = {"PID",    "ID",        "SERVER",

@@ -19,7 +19,7 @@
 #define MPS_ANSWER_LINE_QUOTE_MAX 80 /* an offending line is quoted up to this many bytes */
 
 /* The exact lines the control program prints. */
-#define MPS_TEXT_NO_DAEMON        "Cannot find MPS control daemon process"
+#define MPS_TEXT_NO_DAEMON "Cannot find MPS control daemon process"
 /* The daemon serves one control client at a time and turns the others away with this. */
 #define MPS_TEXT_BUSY             "Cannot send command to MPS control daemon process"
 #define MPS_TEXT_SERVER_NOT_FOUND "Server PID not found"
@@ -98,6 +98,11 @@ int mps_answer_priority(const char *command, const char *text, size_t size, int 
 /* get_server_status: INITIALIZING, ACTIVE or FAULT. */
 int mps_answer_server_status(const char *text, size_t size, enum mps_server_status *ret_status,
                              struct error *err);
+
+/* device_query: the UUIDs of the "Default" table (the devices the daemon serves), joined with ','
+ * into `buffer` (-E2BIG when they do not fit). */
+int mps_answer_device_query(const char *text, size_t size, char *buffer, size_t buffer_size,
+                            struct error *err);
 
 /* Commands that print nothing when they work (set_default_device_pinned_mem_limit,
  * set_default_client_priority, shutdown_server, quit, start_server ...). */

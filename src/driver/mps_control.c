@@ -228,8 +228,8 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
                  struct spawn_result *ret_result, struct error *err)
 {
         long long began = monotonic_now_ms(), deadline = began + timeout_ms;
-        _cleanup_close_ int turn = take_turn(
-            ep->pipe_dir, began + (long long)timeout_ms * MPS_CONTROL_TURN_SHARE / 100);
+        _cleanup_close_ int turn =
+            take_turn(ep->pipe_dir, began + (long long)timeout_ms * MPS_CONTROL_TURN_SHARE / 100);
         struct spawn_result res = {0};
         unsigned backoff_ms = MPS_CONTROL_BUSY_PAUSE_MIN_MS;
         int attempts = 0, r;
@@ -349,6 +349,19 @@ int mps_control_client_list(const struct mps_endpoint *ep, pid_t server, pid_t *
             ep,
             mps_answer_pid_list("get_client_list", res.out, res.out_size, ret_pids, ret_count, err),
             err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_device_query(const struct mps_endpoint *ep, char *buffer, size_t buffer_size,
+                             struct error *err)
+{
+        struct spawn_result res;
+        int r = query_ok(ep, "device_query\n", 0, "device_query", &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_device_query(res.out, res.out_size, buffer, buffer_size, err),
+                      err);
         spawn_result_done(&res);
         return r;
 }

@@ -71,6 +71,10 @@ int mps_control_overview(const struct mps_endpoint *endpoint, struct mps_overvie
 int mps_control_client_list(const struct mps_endpoint *endpoint, pid_t server, pid_t **ret_pids,
                             size_t *ret_count, struct error *err);
 
+/* device_query: the UUIDs of the devices the daemon serves, joined with ',' into `buffer`. */
+int mps_control_device_query(const struct mps_endpoint *endpoint, char *buffer, size_t buffer_size,
+                             struct error *err);
+
 /* get_server_status SERVER. */
 int mps_control_server_status(const struct mps_endpoint *endpoint, pid_t server,
                               enum mps_server_status *ret_status, struct error *err);

@@ -328,11 +328,12 @@ bool daemon_serves(const struct mps_daemon *daemon, const char *uuid)
 {
         if (!daemon->environ_known)
                 return false;
-        /* Without CUDA_VISIBLE_DEVICES a daemon serves every device of the node. */
-        if (!daemon->has_visible_devices)
+        if (!daemon->has_visible_devices && !daemon->served_known)
                 return true;
+        const char *list =
+            daemon->has_visible_devices ? daemon->visible_devices : daemon->served_devices;
         size_t len = strlen(uuid);
-        for (const char *at = daemon->visible_devices; *at;) {
+        for (const char *at = list; *at;) {
                 size_t item = strcspn(at, ",");
                 if (item == len && strncmp(at, uuid, len) == 0)
                         return true;

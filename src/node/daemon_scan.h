@@ -23,6 +23,10 @@ struct mps_daemon {
         bool environ_known;             /* /proc/PID/environ was readable (same user, or root) */
         bool has_visible_devices;       /* CUDA_VISIBLE_DEVICES was set */
         char visible_devices[512];
+        /* Without CUDA_VISIBLE_DEVICES a daemon serves what its driver shows it: the devices it
+         * lists in device_query, when the caller asked it (daemon_scan does not). */
+        bool served_known;
+        char served_devices[512];
         char pipe_dir[PATH_MAX]; /* CUDA_MPS_PIPE_DIRECTORY, or the default when unset */
 };
 
@@ -35,8 +39,8 @@ int daemon_scan(struct mps_daemon **ret_daemons, size_t *ret_count, struct error
 int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon);
 
 /* Whether the daemon serves `uuid`: its CUDA_VISIBLE_DEVICES (a comma-separated list) names it,
- * or it has no CUDA_VISIBLE_DEVICES (a node-wide daemon serves every device). A daemon whose
- * environment cannot be read does not. */
+ * or, without CUDA_VISIBLE_DEVICES (a node-wide daemon), served_devices names it, or every device
+ * when that is not known. A daemon whose environment cannot be read does not. */
 bool daemon_serves(const struct mps_daemon *daemon, const char *uuid);
 
 /* Whether the daemon listens on `pipe_dir` (compared after removing trailing '/'). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/text.h"
 #include "driver/nvml.h"
 
 /* What is being read, for messages: "GPU 1" or "GPU 0 MIG device 2". */
@@ -82,9 +83,11 @@ static int read_mig_device(struct nvml *nvml, nvmlDevice_t handle, unsigned gpu_
         code = nvml->DeviceGetUUID(handle, mig->uuid, sizeof(mig->uuid));
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetUUID", &w);
+        text_make_printable(mig->uuid);
         code = nvml->DeviceGetName(handle, name, sizeof(name));
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetName", &w);
+        text_make_printable(name);
         profile_from_name(name, mig->profile, sizeof(mig->profile));
         code = nvml->DeviceGetGpuInstanceId(handle, &mig->gpu_instance_id);
         if (code != NVML_SUCCESS)
@@ -266,9 +269,11 @@ static int read_gpu(struct nvml *nvml, struct gpu *gpu, struct node *node, size_
         code = nvml->DeviceGetUUID(handle, gpu->uuid, sizeof(gpu->uuid));
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetUUID", &w);
+        text_make_printable(gpu->uuid);
         code = nvml->DeviceGetName(handle, gpu->name, sizeof(gpu->name));
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetName", &w);
+        text_make_printable(gpu->name);
 
         /* With MIG on, the parent's memory is an aggregate only privileged callers may read. */
         nvmlMemory_t memory = {0};
@@ -313,6 +318,7 @@ int node_discover_with_lost(struct nvml *nvml, struct node **ret_node, struct er
             nvml->SystemGetDriverVersion(node->driver_version, sizeof(node->driver_version));
         if (code != NVML_SUCCESS)
                 return nvml_error(nvml, err, code, "nvmlSystemGetDriverVersion");
+        text_make_printable(node->driver_version);
         if (nvml->SystemGetCudaDriverVersion &&
             nvml->SystemGetCudaDriverVersion(&node->cuda_driver_version) != NVML_SUCCESS)
                 node->cuda_driver_version = 0; /* informational only */

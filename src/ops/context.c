@@ -99,6 +99,24 @@ void ops_context_done(struct ops_context *context)
         memset(context, 0, sizeof(*context));
 }
 
+/* A daemon without CUDA_VISIBLE_DEVICES serves the devices its driver shows it, which only it can
+ * tell: asked once per scan (such daemons are rare). One that does not answer is taken to serve
+ * every device. */
+static void ask_node_wide(const struct ops_context *context, struct mps_daemon *daemon)
+{
+        if (!context->program || !daemon->environ_known || daemon->has_visible_devices)
+                return;
+        struct mps_endpoint endpoint = {
+            .program = context->program,
+            .pipe_dir = daemon->pipe_dir,
+            .timeout_ms = OPS_NODE_WIDE_QUERY_MS,
+        };
+        struct error ignored = {0};
+        if (mps_control_device_query(&endpoint, daemon->served_devices,
+                                     sizeof(daemon->served_devices), &ignored) == 0)
+                daemon->served_known = true;
+}
+
 int ops_context_scan(struct ops_context *context, struct error *err)
 {
         struct mps_daemon *daemons = NULL;
@@ -106,6 +124,8 @@ int ops_context_scan(struct ops_context *context, struct error *err)
         int r = daemon_scan(&daemons, &count, err);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < count; i++)
+                ask_node_wide(context, &daemons[i]);
         free(context->daemons);
         context->daemons = daemons;
         context->daemon_count = count;

@@ -20,6 +20,7 @@
 #define OPS_FORCE_WAIT_MS             2000  /* stop --force: then this long before escalating */
 #define OPS_ESCALATION_WAIT_MS        2000  /* after each escalation step */
 #define OPS_PARALLEL_MAX              64    /* targets worked on at once */
+#define OPS_NODE_WIDE_QUERY_MS        1000  /* device_query of a daemon without a device */
 
 /* What the user asked for, shared by start, stop and status. */
 struct ops_options {

@@ -165,7 +165,7 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                                other->has_visible_devices
                                    ? ""
                                    : "it has no CUDA_VISIBLE_DEVICES, so it serves every device "
-                                     "of the node; ",
+                                     "it can see; ",
                                other->pipe_dir);
         return error_set(err, -EBUSY,
                          "another MPS control daemon (pid %d, pipe folder %s) already serves %s: "

@@ -19,7 +19,8 @@ static void check(bool ok)
 static void check_code(int r, struct error *err)
 {
         check(r == 0 || r == MPS_ANSWER_NO_DAEMON || r == MPS_ANSWER_NOT_FOUND ||
-              r == MPS_ANSWER_UNKNOWN_COMMAND || r == MPS_ANSWER_MALFORMED || r == -ENOMEM);
+              r == MPS_ANSWER_UNKNOWN_COMMAND || r == MPS_ANSWER_MALFORMED || r == -ENOMEM ||
+              r == -E2BIG);
         check(r == 0 || (err->code == r && err->message[0] != '\0'));
         check(memchr(err->message, '\0', sizeof(err->message)) != NULL);
 }
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check(pids[i] > 0);
         if (r == 0)
                 free(pids);
+
+        char devices[256];
+        r = mps_answer_device_query(text, size, devices, sizeof(devices), &err);
+        check_code(r, &err);
+        if (r == 0)
+                check(memchr(devices, '\0', sizeof(devices)) != NULL);
 
         struct mps_ps ps;
         r = mps_answer_ps(text, size, &ps, &err);

@@ -217,8 +217,8 @@ static void test_make_folder_marks_new_folders_only(void **state)
         assert_false(safe_fs_is_marked(fd));
         close(fd);
         make_dir("interrupted", 0755);
-        assert_int_equal(
-            safe_fs_make_folder(dir, base, "interrupted", 0755, &fd, &created, &err), 0);
+        assert_int_equal(safe_fs_make_folder(dir, base, "interrupted", 0755, &fd, &created, &err),
+                         0);
         assert_true(created);
         assert_true(safe_fs_is_marked(fd));
         close(fd);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -430,6 +431,42 @@ static void test_start_failure(void **state)
         assert_message_has(&err, "printing nothing");
 }
 
+/* device_query as driver 580 prints it (docs/hardware/2026-11-25/mps_control_unknowns2.txt):
+ * the default table's UUIDs, not the servers' tables after it. */
+static void test_device_query(void **state)
+{
+        (void)state;
+        static const char header[] = "Device Ordinal  PCI IDs        UUID                      "
+                                     "                Name                              "
+                                     "Attributes\n";
+        char text[2048];
+        snprintf(text, sizeof(text),
+                 "Default\n%s"
+                 "0               0000:17.00.00  MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0  "
+                 "NVIDIA A30 MIG 1c.2g.12gb         N/A\n"
+                 "1               0000:65.00.00  GPU-0783f1eb-ab00-d6ec-92e4-8676be77de38  "
+                 "NVIDIA A30                        N/A\n"
+                 "\nServer 1227\n%s"
+                 "0               0000:00.06.00  GPU-66184e3a-638b-8d4f-daca-73dda4e74343  "
+                 "NVIDIA H100 80GB HBM3             N/A\n",
+                 header, header);
+        char devices[256];
+        struct error err = {0};
+        assert_int_equal(
+            mps_answer_device_query(text, strlen(text), devices, sizeof(devices), &err), 0);
+        assert_string_equal(devices, "MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0,"
+                                     "GPU-0783f1eb-ab00-d6ec-92e4-8676be77de38");
+        char small[50];
+        assert_int_equal(mps_answer_device_query(text, strlen(text), small, sizeof(small), &err),
+                         -E2BIG);
+        assert_int_equal(
+            mps_answer_device_query(S("Default\nnot a header\n"), devices, sizeof(devices), &err),
+            MPS_ANSWER_MALFORMED);
+        assert_int_equal(mps_answer_device_query(S("Cannot find MPS control daemon process\n"),
+                                                 devices, sizeof(devices), &err),
+                         MPS_ANSWER_NO_DAEMON);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -447,6 +484,7 @@ int main(void)
             cmocka_unit_test(test_overview_busy),
             cmocka_unit_test(test_overview_malformed),
             cmocka_unit_test(test_start_failure),
+            cmocka_unit_test(test_device_query),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,17 +39,18 @@ static void write_program(struct fixture *f, int busy_times)
 {
         FILE *file = fopen(f->program, "we");
         assert_non_null(file);
-        fprintf(file,
-                "#!/bin/sh\n"
-                "if flock -n \"$CUDA_MPS_PIPE_DIRECTORY\" true; then turn=free; else turn=locked; fi\n"
-                "echo $turn >> '%s'\n"
-                "n=$(wc -l < '%s')\n"
-                "if [ \"$n\" -le %d ]; then\n"
-                "  echo '%s' >&2\n"
-                "  exit 1\n"
-                "fi\n"
-                "echo 42\n",
-                f->count_file, f->count_file, busy_times, MPS_TEXT_BUSY);
+        fprintf(
+            file,
+            "#!/bin/sh\n"
+            "if flock -n \"$CUDA_MPS_PIPE_DIRECTORY\" true; then turn=free; else turn=locked; fi\n"
+            "echo $turn >> '%s'\n"
+            "n=$(wc -l < '%s')\n"
+            "if [ \"$n\" -le %d ]; then\n"
+            "  echo '%s' >&2\n"
+            "  exit 1\n"
+            "fi\n"
+            "echo 42\n",
+            f->count_file, f->count_file, busy_times, MPS_TEXT_BUSY);
         assert_int_equal(fclose(file), 0);
         assert_int_equal(chmod(f->program, 0755), 0);
 }
@@ -108,9 +109,8 @@ static void test_busy_is_asked_again(void **state)
         size_t size;
         int status;
         struct error err = {0};
-        assert_int_equal(mps_control_run(&f->ep, "get_server_list\n", 5000, &output, &size,
-                                         &status, &err),
-                         0);
+        assert_int_equal(
+            mps_control_run(&f->ep, "get_server_list\n", 5000, &output, &size, &status, &err), 0);
         assert_string_equal(output, "42\n");
         assert_int_equal(status, 0);
         free(output);
@@ -176,8 +176,7 @@ static void test_waits_for_its_turn(void **state)
         int status;
         struct error err = {0};
         long long began = monotonic_now_ms();
-        assert_int_equal(mps_control_run(&f->ep, "ps\n", 5000, &output, &size, &status, &err),
-                         0);
+        assert_int_equal(mps_control_run(&f->ep, "ps\n", 5000, &output, &size, &status, &err), 0);
         long long spent = monotonic_now_ms() - began;
         assert_int_equal(pthread_join(thread, NULL), 0);
         free(output);
