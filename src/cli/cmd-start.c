@@ -148,6 +148,7 @@ static int start_run(int argc, char **argv)
                            : EXIT_FAILURE_;
         }
         print_withdrawals(&report);
+        lifecycle_warn_unchecked(&context);
         if (report.cache_error.message[0])
                 cli_error("%s (the next start is slower; nothing else depends on it)",
                           report.cache_error.message);

@@ -280,6 +280,7 @@ static int status_run(int argc, char **argv)
         }
         int r = args.json ? print_json(&context, results) : print_table(&context, results);
         print_notes(&context, results);
+        lifecycle_warn_unchecked(&context);
         size_t counts[DAEMON_STATES];
         count_states(results, context.target_count, counts);
         status_results_done(results, context.target_count);

@@ -117,6 +117,18 @@ void lifecycle_no_targets(const struct lifecycle_args *args)
                                               "GPUs)");
 }
 
+void lifecycle_warn_unchecked(const struct ops_context *context)
+{
+        for (size_t i = 0; i < context->daemon_count; i++) {
+                const struct mps_daemon *daemon = &context->daemons[i];
+                if (daemon_serves_unknown(daemon))
+                        cli_error("warning: the MPS control daemon pid %d (pipe folder %s) has no "
+                                  "CUDA_VISIBLE_DEVICES and did not answer device_query: it may "
+                                  "serve these devices too, which could not be checked",
+                                  (int)daemon->pid, daemon->pipe_dir);
+        }
+}
+
 void lifecycle_target_name(const struct target *target, char *buffer, size_t size)
 {
         if (target_short_name(target, buffer, size) < 0)

@@ -36,6 +36,10 @@ int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_co
 /* The note for a node without targets, on stderr. */
 void lifecycle_no_targets(const struct lifecycle_args *args);
 
+/* One warning on stderr for each daemon of the scan whose devices could not be told (a daemon
+ * without CUDA_VISIBLE_DEVICES that did not answer device_query): it may serve the targets too. */
+void lifecycle_warn_unchecked(const struct ops_context *context);
+
 /* "0:1:0" or "1". */
 void lifecycle_target_name(const struct target *target, char *buffer, size_t size);
 

@@ -329,7 +329,7 @@ bool daemon_serves(const struct mps_daemon *daemon, const char *uuid)
         if (!daemon->environ_known)
                 return false;
         if (!daemon->has_visible_devices && !daemon->served_known)
-                return true;
+                return false;
         const char *list =
             daemon->has_visible_devices ? daemon->visible_devices : daemon->served_devices;
         size_t len = strlen(uuid);
@@ -342,6 +342,11 @@ bool daemon_serves(const struct mps_daemon *daemon, const char *uuid)
                         at++;
         }
         return false;
+}
+
+bool daemon_serves_unknown(const struct mps_daemon *daemon)
+{
+        return daemon->environ_known && !daemon->has_visible_devices && !daemon->served_known;
 }
 
 bool daemon_uses_pipe_dir(const struct mps_daemon *daemon, const char *pipe_dir)

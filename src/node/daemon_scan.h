@@ -39,8 +39,15 @@ int daemon_scan(struct mps_daemon **ret_daemons, size_t *ret_count, struct error
 int daemon_inspect(pid_t pid, struct mps_daemon *ret_daemon);
 
 /* Whether the daemon serves `uuid`: its CUDA_VISIBLE_DEVICES (a comma-separated list) names it,
- * or, without CUDA_VISIBLE_DEVICES (a node-wide daemon), served_devices names it, or every device
- * when that is not known. A daemon whose environment cannot be read does not. */
+ * or, without CUDA_VISIBLE_DEVICES (a node-wide daemon), served_devices names it. A daemon whose
+ * environment cannot be read, or a node-wide one whose devices are not known, does not: see
+ * daemon_serves_unknown(). */
+bool daemon_serves(const struct mps_daemon *daemon, const char *uuid);
+
+/* Whether it cannot be told what the daemon serves: no CUDA_VISIBLE_DEVICES, and served_devices
+ * not known (it did not answer device_query). It may serve any device. */
+bool daemon_serves_unknown(const struct mps_daemon *daemon);
+
 bool daemon_serves(const struct mps_daemon *daemon, const char *uuid);
 
 /* Whether the daemon listens on `pipe_dir` (compared after removing trailing '/'). */

@@ -100,8 +100,8 @@ void ops_context_done(struct ops_context *context)
 }
 
 /* A daemon without CUDA_VISIBLE_DEVICES serves the devices its driver shows it, which only it can
- * tell: asked once per scan (such daemons are rare). One that does not answer is taken to serve
- * every device. */
+ * tell: asked once per scan (such daemons are rare). What one that does not answer serves stays
+ * unknown (daemon_serves_unknown), and the verbs say so. */
 static void ask_node_wide(const struct ops_context *context, struct mps_daemon *daemon)
 {
         if (!context->program || !daemon->environ_known || daemon->has_visible_devices)

@@ -85,6 +85,9 @@ static int wait_answer(struct mps_endpoint *endpoint, int pipe_fd, long long dea
                 pid_t pid;
                 int r = mps_control_run(endpoint, "get_server_list\n", left, &output, &size,
                                         &status, err);
+                /* Cut off by the deadline: what the daemon said before is the better reason. */
+                if ((r == -ETIMEDOUT || r == -EBUSY) && strcmp(last, "no answer") != 0)
+                        continue;
                 if (r == MPS_ANSWER_NO_DAEMON)
                         (void)snprintf(last, sizeof(last), "%s", MPS_TEXT_NO_DAEMON);
                 else if (r < 0)

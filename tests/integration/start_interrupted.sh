@@ -27,6 +27,7 @@ check_eq "stop of half-made folders: removed" "" \
 mkdir -p "$MPSMIG_RUNTIME_DIR/$UUID0/log"
 m start "$UUID0"
 check_eq "start over a half-made folder: exit 0" 0 "$rc"
+[ "$rc" = 0 ] || echo "$err"
 check_eq "start over a half-made folder: marked now" yes \
         "$([ -f "$MPSMIG_RUNTIME_DIR/$UUID0/log/.mpsmig" ] && echo yes)"
 m stop
