@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
 #include "cli/output.h"
+#include "node/daemon_scan.h"
 #include "ops/ops.h"
 
 #define STOP_OUTCOMES 4
@@ -97,6 +98,10 @@ static int print_json(const struct ops_context *context, const struct stop_resul
                                         json_integer(result->folders_removed)) < 0 ||
                     json_object_set_new(item, "folders_kept", json_integer(result->folders_left)) <
                         0 ||
+                    json_object_set_new(item, "folders_note",
+                                        result->folders_note[0]
+                                            ? json_string(result->folders_note)
+                                            : json_null()) < 0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
                                         failed ? json_string(result->error.message) : json_null()) <
@@ -121,6 +126,41 @@ static int print_json(const struct ops_context *context, const struct stop_resul
         return lifecycle_print_json(context, "stop", targets, summary);
 }
 
+/* The daemons of the seed layout (/tmp/mps_<UUID>) that serve this node's devices: a plain
+ * `stop` finds nothing of its own when `start --layout seed` started them, and says so. */
+static size_t count_seed_daemons(struct ops_context *context)
+{
+        struct error ignored = {0};
+        struct layout seed = {.kind = LAYOUT_SEED};
+        if (ops_context_scan(context, &ignored) < 0 || !context->node)
+                return 0;
+        const struct node *node = context->node;
+        size_t found = 0;
+        for (size_t i = 0; i < node->gpu_count + node->mig_device_count; i++) {
+                const char *uuid = i < node->gpu_count ? node->gpus[i].uuid
+                                                       : node->mig_devices[i - node->gpu_count].uuid;
+                struct layout_paths paths;
+                if (!uuid[0] || layout_paths(&seed, uuid, &paths, &ignored) < 0)
+                        continue;
+                found += ops_daemon_on(context, paths.pipe_dir) != NULL;
+        }
+        return found;
+}
+
+static void hint_seed_layout(struct ops_context *context)
+{
+        if (context->layout.kind != LAYOUT_DEFAULT)
+                return;
+        size_t seed = count_seed_daemons(context);
+        if (seed > 0)
+                cli_error("nothing of the default layout runs in %s, but %zu MPS control "
+                          "daemon%s of the seed layout (%s/%s<UUID>) serve%s this node's devices: "
+                          "stop %s with `mpsmig stop --layout seed`",
+                          context->layout.runtime_dir, seed, seed == 1 ? "" : "s",
+                          LAYOUT_SEED_DIR, LAYOUT_SEED_PIPE_PREFIX, seed == 1 ? "s" : "",
+                          seed == 1 ? "it" : "them");
+}
+
 static int stop_run(int argc, char **argv)
 {
         struct lifecycle_args args;
@@ -132,18 +172,28 @@ static int stop_run(int argc, char **argv)
         bool sweep_whole_gpus = args.options.name_count == 0 && !args.options.whole_gpus;
         if (sweep_whole_gpus)
                 args.options.whole_gpus = true;
+        /* Devices NVML no longer lists (a destroyed MIG instance, a lost GPU's) are stopped from
+         * their folders: nothing of the layout is left running. */
+        struct lifecycle_args asked = args;
+        args.options.orphans = true;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         status = lifecycle_open(&args, &context);
-        if (status != EXIT_OK || context.target_count == 0)
+        if (status != EXIT_OK)
                 return status;
-        if (sweep_whole_gpus) {
+        if (sweep_whole_gpus)
                 ops_stop_keep_used_whole_gpus(&context);
-                if (context.target_count == 0) {
+        (void)lifecycle_report_lost(context.node, "the daemons of its devices are stopped as "
+                                                  "orphans");
+        if (context.target_count == 0) {
+                if (sweep_whole_gpus)
                         cli_error("no MPS targets: no MIG devices, and no whole GPU has a daemon "
                                   "folder in %s",
-                                  context.layout.runtime_dir);
-                        return EXIT_OK;
-                }
+                                  context.layout.kind == LAYOUT_SEED ? LAYOUT_SEED_DIR
+                                                                     : context.layout.runtime_dir);
+                else
+                        lifecycle_no_targets(&asked);
+                hint_seed_layout(&context);
+                return EXIT_OK;
         }
 
         _cleanup_free_ struct stop_result *results = calloc(context.target_count, sizeof(*results));
@@ -162,6 +212,14 @@ static int stop_run(int argc, char **argv)
                 cli_error("cannot write the report: %s", strerror(-r));
                 return EXIT_FAILURE_;
         }
+        size_t own = 0;
+        for (size_t i = 0; i < context.target_count; i++) {
+                own += results[i].outcome != STOP_NOT_RUNNING || results[i].folders_removed > 0;
+                if (results[i].folders_note[0])
+                        cli_error("%s", results[i].folders_note);
+        }
+        if (own == 0)
+                hint_seed_layout(&context);
         for (size_t i = 0; i < context.target_count; i++)
                 if (results[i].outcome == STOP_FAILED) {
                         char name[32];
