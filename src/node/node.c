@@ -363,6 +363,9 @@ int node_normalize_bus_id(const char *text, char *buffer, size_t size)
 {
         unsigned domain, bus, device, function;
         int used = 0;
+        /* %x alone would take "0x" prefixes and signs. */
+        if (text[strspn(text, "0123456789abcdefABCDEF:.")] != '\0')
+                return -EINVAL;
         if (sscanf(text, "%x:%x:%x.%x%n", &domain, &bus, &device, &function, &used) != 4 ||
             text[used] != '\0' || bus > 0xff || device > 0x1f || function > 7)
                 return -EINVAL;
