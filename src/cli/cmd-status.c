@@ -207,8 +207,7 @@ static json_t *target_json(const struct status_result *result)
                                           : json_null();
         bool has_error = result->state == DAEMON_NOT_ANSWERING || result->state == DAEMON_ERROR ||
                          result->state == DAEMON_GPU_LOST;
-        const struct gpu *gpu = result->target->gpu;
-        bool lost = result->state == DAEMON_GPU_LOST;
+        const struct gpu *gpu = result->target->gpu; /* NULL for an orphan */
         if (!item ||
             json_object_set_new(item, "state", json_string(daemon_state_string(result->state))) <
                 0 ||
@@ -230,9 +229,9 @@ static json_t *target_json(const struct status_result *result)
             json_object_set_new(item, "orphaned", json_boolean(result->orphaned)) < 0 ||
             json_object_set_new(item, "notes",
                                 result->orphaned ? json_string(ORPHANED_NOTE) : json_null()) < 0 ||
-            (lost && json_object_set_new(item, "pci_bus_id",
-                                         gpu->pci_bus_id[0] ? json_string(gpu->pci_bus_id)
-                                                            : json_null()) < 0) ||
+            json_object_set_new(item, "pci_bus_id",
+                                gpu && gpu->pci_bus_id[0] ? json_string(gpu->pci_bus_id)
+                                                          : json_null()) < 0 ||
             json_object_set_new(item, "error",
                                 has_error ? json_string(result->error.message) : json_null()) < 0) {
                 json_decref(item);
@@ -381,12 +380,16 @@ const struct verb verb_status = {
              "and the default active thread percentage and pinned memory limit. Notes on\n"
              "stderr name what needs a hand, including another control daemon serving the\n"
              "same device (for example one the seed scripts started in /tmp).\n"
+             "Without TARGETs it shows what `mpsmig stop` would stop: every MIG device,\n"
+             "whole GPUs with folders of the layout, devices NVML no longer lists that still\n"
+             "have folders (\"orphaned: device gone\"), and a row per lost GPU.\n"
              "\n"
              "Options:\n" LIFECYCLE_OPTIONS_HELP
              "  --timeout SECONDS    How long a daemon may take to answer before it counts\n"
              "                       as not answering (default 2)\n" LIFECYCLE_HELP_OPTION "\n"
              "Exit status (for monitoring): 0 every daemon runs and answers, 3 some daemon is\n"
-             "not running, stale or not answering, 1 an error (a folder that could not be read\n"
-             "safely), 2 usage error, bad runtime folder or no driver.\n",
+             "not running, stale or not answering, or an orphan is left, 1 an error (a folder\n"
+             "that could not be read safely) or a lost GPU, 2 usage error, bad runtime folder\n"
+             "or no driver.\n",
     .run = status_run,
 };
