@@ -171,7 +171,7 @@ static int start_run(int argc, char **argv)
                                   report.results[i].target->uuid, report.results[i].error.message);
                 }
         return report.failed > 0 || report.withdrawals_failed > 0 || lost > 0 ? EXIT_FAILURE_
-                                                                               : EXIT_OK;
+                                                                              : EXIT_OK;
 }
 
 const struct verb verb_start = {

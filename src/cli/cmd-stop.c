@@ -99,9 +99,8 @@ static int print_json(const struct ops_context *context, const struct stop_resul
                     json_object_set_new(item, "folders_kept", json_integer(result->folders_left)) <
                         0 ||
                     json_object_set_new(item, "folders_note",
-                                        result->folders_note[0]
-                                            ? json_string(result->folders_note)
-                                            : json_null()) < 0 ||
+                                        result->folders_note[0] ? json_string(result->folders_note)
+                                                                : json_null()) < 0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
                                         failed ? json_string(result->error.message) : json_null()) <
@@ -137,8 +136,9 @@ static size_t count_seed_daemons(struct ops_context *context)
         const struct node *node = context->node;
         size_t found = 0;
         for (size_t i = 0; i < node->gpu_count + node->mig_device_count; i++) {
-                const char *uuid = i < node->gpu_count ? node->gpus[i].uuid
-                                                       : node->mig_devices[i - node->gpu_count].uuid;
+                const char *uuid = i < node->gpu_count
+                                       ? node->gpus[i].uuid
+                                       : node->mig_devices[i - node->gpu_count].uuid;
                 struct layout_paths paths;
                 if (!uuid[0] || layout_paths(&seed, uuid, &paths, &ignored) < 0)
                         continue;
@@ -156,9 +156,8 @@ static void hint_seed_layout(struct ops_context *context)
                 cli_error("nothing of the default layout runs in %s, but %zu MPS control "
                           "daemon%s of the seed layout (%s/%s<UUID>) serve%s this node's devices: "
                           "stop %s with `mpsmig stop --layout seed`",
-                          context->layout.runtime_dir, seed, seed == 1 ? "" : "s",
-                          LAYOUT_SEED_DIR, LAYOUT_SEED_PIPE_PREFIX, seed == 1 ? "s" : "",
-                          seed == 1 ? "it" : "them");
+                          context->layout.runtime_dir, seed, seed == 1 ? "" : "s", LAYOUT_SEED_DIR,
+                          LAYOUT_SEED_PIPE_PREFIX, seed == 1 ? "s" : "", seed == 1 ? "it" : "them");
 }
 
 static int stop_run(int argc, char **argv)

@@ -147,8 +147,8 @@ json_t *lifecycle_target_json(const struct target *target, const struct layout_p
         char name[32];
         lifecycle_target_name(target, name, sizeof(name));
         return json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "target", name, "uuid",
-                         target->uuid[0] ? target->uuid : NULL,
-                         "kind", target_kind_string(target->kind), "pipe_dir",
+                         target->uuid[0] ? target->uuid : NULL, "kind",
+                         target_kind_string(target->kind), "pipe_dir",
                          paths->pipe_dir[0] ? paths->pipe_dir : NULL, "log_dir",
                          paths->log_dir[0] ? paths->log_dir : NULL);
 }

@@ -356,7 +356,8 @@ static int remove_seed_folder(int base, const char *name, const char *const *exp
 {
         char *why = removal->kept_reason;
         size_t size = sizeof(removal->kept_reason);
-        _cleanup_close_ int fd = openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int fd =
+            openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 int e = errno;
                 struct stat st;
@@ -366,8 +367,8 @@ static int remove_seed_folder(int base, const char *name, const char *const *exp
                         (void)snprintf(why, size, "kept %s/%s: it is a symbolic link",
                                        LAYOUT_SEED_DIR, name);
                 else
-                        (void)snprintf(why, size, "kept %s/%s: cannot open it: %s",
-                                       LAYOUT_SEED_DIR, name, strerror(e));
+                        (void)snprintf(why, size, "kept %s/%s: cannot open it: %s", LAYOUT_SEED_DIR,
+                                       name, strerror(e));
                 return SAFE_FS_NOT_MARKED;
         }
         struct stat st;
@@ -410,8 +411,7 @@ static int remove_seed_folder(int base, const char *name, const char *const *exp
                 }
         /* rmdir fails, and the folder is kept, if anything appeared since the check. */
         if (unlinkat(base, name, AT_REMOVEDIR) < 0) {
-                (void)snprintf(why, size, "kept %s/%s: %s", LAYOUT_SEED_DIR, name,
-                               strerror(errno));
+                (void)snprintf(why, size, "kept %s/%s: %s", LAYOUT_SEED_DIR, name, strerror(errno));
                 return SAFE_FS_NOT_MARKED;
         }
         return SAFE_FS_REMOVED;

@@ -25,5 +25,6 @@ int target_resolve(const struct node *node, char *const *names, size_t name_coun
  * name list and status print. */
 int target_short_name(const struct target *target, char *buffer, size_t size);
 
-/* "mig_device", "gpu", "orphan" or "lost_gpu": the `kind` of a target in every JSON document (docs/json.md). */
+/* "mig_device", "gpu", "orphan" or "lost_gpu": the `kind` of a target in every JSON document
+ * (docs/json.md). */
 const char *target_kind_string(enum target_kind kind);

@@ -259,7 +259,7 @@ struct status_result {
         /* Other control daemons that serve this target's device from another pipe folder. */
         struct mps_daemon *others;
         size_t other_count;
-        bool orphaned; /* a TARGET_ORPHAN: NVML no longer lists its device */
+        bool orphaned;      /* a TARGET_ORPHAN: NVML no longer lists its device */
         struct error error; /* not answering / error: why */
 };
 

@@ -119,8 +119,8 @@ static int scan_seed_dir(const struct ops_context *context, int runtime_fd,
                 char pipe[NODE_UUID_MAX + 64], log[NODE_UUID_MAX + 64];
                 (void)snprintf(pipe, sizeof(pipe), "%s/%s%s", LAYOUT_SEED_DIR,
                                LAYOUT_SEED_PIPE_PREFIX, uuid);
-                (void)snprintf(log, sizeof(log), "%s/%s%s", LAYOUT_SEED_DIR,
-                               LAYOUT_SEED_LOG_PREFIX, uuid);
+                (void)snprintf(log, sizeof(log), "%s/%s%s", LAYOUT_SEED_DIR, LAYOUT_SEED_LOG_PREFIX,
+                               uuid);
                 struct stat st;
                 if (lstat(pipe, &st) < 0 && lstat(log, &st) < 0)
                         continue;
@@ -136,23 +136,22 @@ static int compare_uuids(const void *a, const void *b)
         return strcmp(a, b);
 }
 
-/* The orphans of the context's layout, sorted, into context->orphan_uuids. */
+/* The orphans of the context's layout, sorted, into context->orphan_uuids. A runtime folder that
+ * cannot be read adds none: the verb goes on, and each target's row reports the folder. */
 static int find_orphans(struct ops_context *context, struct error *err)
 {
         _cleanup_close_ int runtime_fd = -1;
         struct error ignored = {0};
-        int r = layout_open_runtime_dir(&context->layout, false, &runtime_fd, &ignored);
-        if (r == -ENOENT)
+        if (layout_open_runtime_dir(&context->layout, false, &runtime_fd, &ignored) < 0)
                 return 0;
-        if (r < 0)
-                return error_set(err, r, "%s", ignored.message);
         struct orphan_list list = {0};
-        r = context->layout.kind == LAYOUT_SEED ? scan_seed_dir(context, runtime_fd, &list)
-                                                : scan_runtime_dir(context, runtime_fd, &list);
-        if (r < 0) {
+        int r = context->layout.kind == LAYOUT_SEED ? scan_seed_dir(context, runtime_fd, &list)
+                                                    : scan_runtime_dir(context, runtime_fd, &list);
+        if (r == -ENOMEM) {
                 free(list.uuids);
-                return error_set(err, r, "cannot look for the folders of vanished devices in %s: %s",
-                                 context->layout.runtime_dir, strerror(-r));
+                return error_set(err, r,
+                                 "cannot look for the folders of vanished devices: out "
+                                 "of memory");
         }
         if (list.count > 1)
                 qsort(list.uuids, list.count, sizeof(*list.uuids), compare_uuids);

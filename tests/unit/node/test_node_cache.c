@@ -375,9 +375,13 @@ static void test_untrusted_files(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            TEST(test_round_trip),     TEST(test_lost_gpu_not_written), TEST(test_malformed),
-            TEST(test_write_and_read), TEST(test_untrusted_files),
-            TEST(test_lost_gpu_handed_over), TEST(test_lost_gpu_removes_cache),
+            TEST(test_round_trip),
+            TEST(test_lost_gpu_not_written),
+            TEST(test_malformed),
+            TEST(test_write_and_read),
+            TEST(test_untrusted_files),
+            TEST(test_lost_gpu_handed_over),
+            TEST(test_lost_gpu_removes_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
