@@ -55,10 +55,13 @@ check_eq "run --on 1: exit 0" 0 "$rc"
 check_eq "run --on 1: the GPU" "$GPU1" "$out"
 
 # --- start: healthy targets served, the lost GPU named, exit 1; naming it is a clear error
-echo '{"schema": 1}' >"$run/node.json"
+# The node cache still lists GPU 0's MIG devices: their daemons (orphans now) are left alone.
+check_eq "the node cache lists a lost GPU's device" 1 "$(grep -c "$UUID0" "$run/node.json")"
 m start --whole-gpus
 check_eq "start: exit 1" 1 "$rc"
 check_eq "start: three already running" 3 "$(rows 'already running' "$out")"
+check_not_contains "start: nothing withdrawn" "node cache" "$err"
+check_eq "start: the orphans' daemons untouched" 7 "$(daemons | wc -l)"
 check_contains "start: names the lost GPU" \
         "mpsmig: GPU 0 (PCI 00000000:17:00.0) is lost: nvmlDeviceGetHandleByIndex(GPU 0): GPU is lost (it needs a reset or a reboot): nothing was started on it" "$err"
 [ ! -e "$run/node.json" ] && pass "start: the node cache is removed, not trusted" ||
@@ -86,6 +89,13 @@ for i in 1 2 3 4; do
                 pass "status --json $i during stop: a whole document, exit $status_rc" ||
                 fail "status --json $i during stop: a whole document, exit $status_rc"
 done
+m start --whole-gpus
+check_eq "start on the node with a lost GPU: exit 1" 1 "$rc"
+check_eq "start: the three healthy GPUs started" 3 "$(rows started "$out")"
+check_contains "start: names the lost GPU" "mpsmig: GPU 0 (PCI 00000000:17:00.0) is lost" "$err"
+m stop
+check_eq "stop them: exit 0" 0 "$rc"
+check_eq "stop them: three stopped" 3 "$(rows 'stopped \(quit\)' "$out")"
 m status
 check_eq "status after stop: exit 1 (the GPU is still lost)" 1 "$rc"
 check_eq "status after stop: only the lost GPU's row" "0  -  gpu lost at 00000000:17:00.0" \
