@@ -133,10 +133,14 @@ static size_t count_seed_daemons(struct ops_context *context)
         struct layout seed = {.kind = LAYOUT_SEED};
         if (ops_context_scan(context, &ignored) < 0 || !context->node)
                 return 0;
+        /* Named TARGETs: theirs only; none: every device of the node, whole GPUs included. */
         const struct node *node = context->node;
+        bool named = context->options.name_count > 0;
+        size_t count = named ? context->target_count : node->gpu_count + node->mig_device_count;
         size_t found = 0;
-        for (size_t i = 0; i < node->gpu_count + node->mig_device_count; i++) {
-                const char *uuid = i < node->gpu_count
+        for (size_t i = 0; i < count; i++) {
+                const char *uuid = named ? context->targets[i].uuid
+                                   : i < node->gpu_count
                                        ? node->gpus[i].uuid
                                        : node->mig_devices[i - node->gpu_count].uuid;
                 struct layout_paths paths;

@@ -48,6 +48,9 @@ check_eq "plain stop: four not running" 4 "$(rows 'not running' "$out")"
 check_contains "plain stop: says the seed layout's daemons run and how to stop them" \
         "but 4 MPS control daemons of the seed layout (/tmp/mps_<UUID>) serve this node's devices: stop them with \`mpsmig stop --layout seed\`" "$err"
 check_eq "plain stop: the seed daemons are untouched" "$seed_daemons" "$(daemons)"
+m stop 0:1:0
+check_contains "stop 0:1:0 over a seed daemon: the hint counts that target only" \
+        "but 1 MPS control daemon of the seed layout (/tmp/mps_<UUID>) serves this node's devices: stop it with" "$err"
 m stop --layout seed
 check_eq "stop --layout seed: exit 0" 0 "$rc"
 check_eq "stop --layout seed: four stopped" 4 "$(rows 'stopped \(quit\)' "$out")"
