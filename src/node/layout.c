@@ -340,12 +340,19 @@ static int count_removal(int r, struct layout_removal *removal)
         return r < 0 ? r : 0;
 }
 
-static bool is_one_of(const char *name, const char *const *names, size_t count)
+/* What the control program leaves under this name, as a file type (docs/driver-facts.md: the
+ * sockets `control` and `control_privileged`, the `log` fifo, regular files otherwise); 0 for a
+ * name that is not one of `names`. */
+static mode_t expected_type(const char *name, const char *const *names, size_t count)
 {
-        for (size_t i = 0; i < count; i++)
-                if (strcmp(name, names[i]) == 0)
-                        return true;
-        return false;
+        for (size_t i = 0; i < count; i++) {
+                if (strcmp(name, names[i]) != 0)
+                        continue;
+                if (strcmp(name, "control") == 0 || strcmp(name, "control_privileged") == 0)
+                        return S_IFSOCK;
+                return strcmp(name, "log") == 0 ? S_IFIFO : S_IFREG;
+        }
+        return 0;
 }
 
 /* A seed folder the seed scripts made (no marker): removed entry by entry, by name, when it is
@@ -393,9 +400,9 @@ static int remove_seed_folder(int base, const char *name, const char *const *exp
                 if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
                         continue;
                 struct stat entry_st;
-                bool known = is_one_of(entry->d_name, expected, expected_count);
-                if (!known || fstatat(fd, entry->d_name, &entry_st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    S_ISDIR(entry_st.st_mode) || entry_st.st_uid != geteuid()) {
+                mode_t type = expected_type(entry->d_name, expected, expected_count);
+                if (type == 0 || fstatat(fd, entry->d_name, &entry_st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    (entry_st.st_mode & S_IFMT) != type || entry_st.st_uid != geteuid()) {
                         (void)snprintf(why, size,
                                        "kept %s/%.80s: it holds %.64s, which is not what the MPS "
                                        "control program leaves there",

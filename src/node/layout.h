@@ -106,7 +106,8 @@ struct layout_removal {
 /* Removes the target's folders that mpsmig made (marked), children first. The seed scripts'
  * /tmp/mps_<UUID> and /tmp/mps_log_<UUID>, which mpsmig did not make, are removed too when that
  * is safe: owned by the caller, not links, holding only what the control program writes there
- * (LAYOUT_SEED_*_FILES, none of them a folder), each removed by name; otherwise they are left,
+ * (LAYOUT_SEED_*_FILES, each of the type it writes: sockets, the log fifo, regular files), each
+ * removed by name; otherwise they are left,
  * counted, and kept_reason says why. Other unmarked folders are left and counted. A folder that
  * cannot be removed safely is an error naming it. Call it only when no daemon uses them. */
 int layout_remove(const struct layout *layout, const char *uuid, struct layout_removal *ret_removal,
