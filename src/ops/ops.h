@@ -157,8 +157,9 @@ struct stop_result {
 int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err);
 
 /* Drops the whole-GPU targets that have no pipe folder in the layout (so no daemon of this layout
- * can run there): `stop` without TARGETs and without --whole-gpus reaches whole GPUs that were
- * started with --whole-gpus, without listing every idle GPU as "not running". */
+ * can run there): `stop` and `status` without TARGETs and without --whole-gpus reach whole GPUs
+ * that were started with --whole-gpus, without listing every idle GPU as "not running". Other
+ * kinds of target are kept. */
 void ops_stop_keep_used_whole_gpus(struct ops_context *context);
 
 /* Stops the daemon of one target as ops_stop does (without --force), from the caller's daemon
