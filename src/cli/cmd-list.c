@@ -53,7 +53,12 @@ static void gpu_row(struct table *table, const struct gpu *gpu, bool target)
             !gpu->lost && gpu->mig_current == MIG_MODE_ENABLED && gpu->mig_device_count == 0;
 
         table_cellf(table, "GPU %u", gpu->index);
-        table_cellf(table, "%s", gpu->name[0] ? gpu->name : "-");
+        /* A lost GPU has no name from NVML: its bus id (nvidia-smi and the kernel's Xid lines
+         * name it so) tells an administrator which one it is. */
+        if (!gpu->name[0] && gpu->pci_bus_id[0])
+                table_cellf(table, "PCI %s", gpu->pci_bus_id);
+        else
+                table_cellf(table, "%s", gpu->name[0] ? gpu->name : "-");
         table_cellf(table, "%s%s", gpu_mig_state_string(gpu),
                     no_instances ? ", no MIG devices" : "");
         table_cellf(table, "-");
@@ -133,10 +138,11 @@ static json_t *gpu_fields_json(const struct gpu *gpu, json_t *mig_devices)
         bool known = !gpu->lost;
         const char *compute = known && gpu->compute_mode != COMPUTE_MODE_UNKNOWN
                                       ? compute_mode_string(gpu->compute_mode) : NULL;
-        return json_pack("{s:I, s:s?, s:s?, s:b, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o}",
+        return json_pack("{s:I, s:s?, s:s?, s:s?, s:b, s:s?, s:s?, s:s?, s:s?, s:o, s:o, s:o}",
                          "index", (json_int_t)gpu->index,
                          "uuid", gpu->uuid[0] ? gpu->uuid : NULL,
                          "name", gpu->name[0] ? gpu->name : NULL,
+                         "pci_bus_id", gpu->pci_bus_id[0] ? gpu->pci_bus_id : NULL,
                          "lost", gpu->lost,
                          "error", gpu->lost ? gpu->lost_reason : NULL,
                          "mig_mode_current", known ? mig_mode_string(gpu->mig_current) : NULL,
@@ -267,8 +273,10 @@ static int list_run(int argc, char **argv)
 
         for (size_t i = 0; i < node->gpu_count; i++)
                 if (node->gpus[i].lost)
-                        cli_error("GPU %u is lost: %s (it needs a reset or a reboot)",
-                                  node->gpus[i].index, node->gpus[i].lost_reason);
+                        cli_error("GPU %u%s%s%s is lost: %s (it needs a reset or a reboot)",
+                                  node->gpus[i].index, node->gpus[i].pci_bus_id[0] ? " (PCI " : "",
+                                  node->gpus[i].pci_bus_id, node->gpus[i].pci_bus_id[0] ? ")" : "",
+                                  node->gpus[i].lost_reason);
         if (count == 0)
                 report_no_targets(node, whole_gpus);
         return lost > 0 ? EXIT_FAILURE_ : EXIT_OK;

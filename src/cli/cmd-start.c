@@ -152,9 +152,12 @@ static int start_run(int argc, char **argv)
         if (report.cache_error.message[0])
                 cli_error("%s (the next start is slower; nothing else depends on it)",
                           report.cache_error.message);
+        /* The healthy GPUs are served; a lost one is named, and the exit status says that not
+         * everything could be started. */
+        size_t lost = lifecycle_report_lost(context.node, "nothing was started on it");
         if (context.target_count == 0) {
                 lifecycle_no_targets(&args);
-                return report.withdrawals_failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+                return report.withdrawals_failed > 0 || lost > 0 ? EXIT_FAILURE_ : EXIT_OK;
         }
         int r = args.json ? print_json(&context, &report) : print_table(&context, report.results);
         if (r < 0) {
@@ -168,7 +171,8 @@ static int start_run(int argc, char **argv)
                         cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
                                   report.results[i].target->uuid, report.results[i].error.message);
                 }
-        return report.failed > 0 || report.withdrawals_failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+        return report.failed > 0 || report.withdrawals_failed > 0 || lost > 0 ? EXIT_FAILURE_
+                                                                              : EXIT_OK;
 }
 
 const struct verb verb_start = {
@@ -189,6 +193,7 @@ const struct verb verb_start = {
         "Options:\n" LIFECYCLE_OPTIONS_HELP "  --timeout SECONDS    How long each daemon may take "
         "to answer (default 10)\n" LIFECYCLE_HELP_OPTION "\n"
         "Exit status: 0 every target's daemon runs, 1 some failed (the others stay up;\n"
-        "the report says which and why), 2 usage error, bad runtime folder or no driver.\n",
+        "the report says which and why) or a GPU is lost (the healthy ones are served),\n"
+        "2 usage error, bad runtime folder or no driver.\n",
     .run = start_run,
 };

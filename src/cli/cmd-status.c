@@ -12,7 +12,7 @@
 #include "cli/output.h"
 #include "ops/ops.h"
 
-#define DAEMON_STATES     5
+#define DAEMON_STATES     6
 #define CLIENT_PIDS_SHOWN 4
 
 static void count_states(const struct status_result *results, size_t count,
@@ -26,6 +26,29 @@ static void count_states(const struct status_result *results, size_t count,
 static bool answered(const struct status_result *result)
 {
         return result->state == DAEMON_RUNNING;
+}
+
+static size_t count_orphaned(const struct status_result *results, size_t count)
+{
+        size_t orphaned = 0;
+        for (size_t i = 0; i < count; i++)
+                orphaned += results[i].orphaned;
+        return orphaned;
+}
+
+#define ORPHANED_NOTE "orphaned: device gone"
+
+/* "running", "stale (orphaned: device gone)", "gpu lost at 00000000:2A:00.0". */
+static void state_cell(const struct status_result *result, char *buffer, size_t size)
+{
+        const char *state = daemon_state_string(result->state);
+        const struct gpu *gpu = result->target->gpu;
+        if (result->state == DAEMON_GPU_LOST && gpu && gpu->pci_bus_id[0])
+                (void)snprintf(buffer, size, "%s at %s", state, gpu->pci_bus_id);
+        else
+                (void)snprintf(buffer, size, "%s%s%s", state,
+                               result->other_count ? " (+another daemon)" : "",
+                               result->orphaned ? " (" ORPHANED_NOTE ")" : "");
 }
 
 /* "8812 root, 8890 alice", or "-". */
@@ -89,6 +112,9 @@ static int print_table(const struct ops_context *context, const struct status_re
                                daemon_state_string((enum daemon_state)state));
                         separator = ", ";
                 }
+        size_t orphaned = count_orphaned(results, context->target_count);
+        if (orphaned)
+                printf("%s%zu orphaned", separator, orphaned);
         printf("\n\n");
 
         _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
@@ -96,7 +122,7 @@ static int print_table(const struct ops_context *context, const struct status_re
                 return -ENOMEM;
         for (size_t i = 0; i < context->target_count; i++) {
                 const struct status_result *result = &results[i];
-                char name[32], uptime[32], servers[256], clients[128];
+                char name[32], uptime[32], servers[256], clients[128], state[96];
                 lifecycle_target_name(result->target, name, sizeof(name));
                 servers_cell(result, servers, sizeof(servers));
                 clients_cell(result, clients, sizeof(clients));
@@ -108,9 +134,9 @@ static int print_table(const struct ops_context *context, const struct status_re
                         (void)snprintf(uptime, sizeof(uptime), "-");
 
                 table_cellf(table, "%s", name);
-                table_cellf(table, "%s", result->target->uuid);
-                table_cellf(table, "%s%s", daemon_state_string(result->state),
-                            result->other_count ? " (+another daemon)" : "");
+                state_cell(result, state, sizeof(state));
+                table_cellf(table, "%s", result->target->uuid[0] ? result->target->uuid : "-");
+                table_cellf(table, "%s", state);
                 if (result->pid > 0)
                         table_cellf(table, "%d", (int)result->pid);
                 else
@@ -179,7 +205,9 @@ static json_t *target_json(const struct status_result *result)
         json_t *limit = up && pinned->set ? json_pack("{s:s, s:I}", "text", pinned->text, "bytes",
                                                       (json_int_t)pinned->bytes)
                                           : json_null();
-        bool has_error = result->state == DAEMON_NOT_ANSWERING || result->state == DAEMON_ERROR;
+        bool has_error = result->state == DAEMON_NOT_ANSWERING || result->state == DAEMON_ERROR ||
+                         result->state == DAEMON_GPU_LOST;
+        const struct gpu *gpu = result->target->gpu; /* NULL for an orphan */
         if (!item ||
             json_object_set_new(item, "state", json_string(daemon_state_string(result->state))) <
                 0 ||
@@ -198,6 +226,12 @@ static json_t *target_json(const struct status_result *result)
                                 up ? json_integer(result->default_client_priority) : json_null()) <
                 0 ||
             json_object_set_new(item, "other_daemons", others_json(result)) < 0 ||
+            json_object_set_new(item, "orphaned", json_boolean(result->orphaned)) < 0 ||
+            json_object_set_new(item, "notes",
+                                result->orphaned ? json_string(ORPHANED_NOTE) : json_null()) < 0 ||
+            json_object_set_new(item, "pci_bus_id",
+                                gpu && gpu->pci_bus_id[0] ? json_string(gpu->pci_bus_id)
+                                                          : json_null()) < 0 ||
             json_object_set_new(item, "error",
                                 has_error ? json_text(result->error.message) : json_null()) < 0) {
                 json_decref(item);
@@ -217,10 +251,12 @@ static int print_json(const struct ops_context *context, const struct status_res
         size_t counts[DAEMON_STATES];
         count_states(results, context->target_count, counts);
         json_t *summary = json_pack(
-            "{s:I, s:I, s:I, s:I, s:I}", "running", (json_int_t)counts[DAEMON_RUNNING],
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "running", (json_int_t)counts[DAEMON_RUNNING],
             "not_running", (json_int_t)counts[DAEMON_NOT_RUNNING], "stale",
             (json_int_t)counts[DAEMON_STALE], "not_answering",
-            (json_int_t)counts[DAEMON_NOT_ANSWERING], "error", (json_int_t)counts[DAEMON_ERROR]);
+            (json_int_t)counts[DAEMON_NOT_ANSWERING], "error", (json_int_t)counts[DAEMON_ERROR],
+            "gpu_lost", (json_int_t)counts[DAEMON_GPU_LOST], "orphaned",
+            (json_int_t)count_orphaned(results, context->target_count));
         if (!targets || !summary) {
                 json_decref(targets);
                 json_decref(summary);
@@ -237,6 +273,25 @@ static void print_notes(const struct ops_context *context, const struct status_r
                 char name[32];
                 lifecycle_target_name(result->target, name, sizeof(name));
                 const char *uuid = result->target->uuid;
+                if (result->state == DAEMON_GPU_LOST) {
+                        const struct gpu *gpu = result->target->gpu;
+                        cli_error("GPU %u%s%s%s is lost: %s (it needs a reset or a reboot; the "
+                                  "daemons of its devices show as orphaned, `mpsmig stop` ends "
+                                  "them)",
+                                  gpu->index, gpu->pci_bus_id[0] ? " (PCI " : "", gpu->pci_bus_id,
+                                  gpu->pci_bus_id[0] ? ")" : "", gpu->lost_reason);
+                        continue;
+                }
+                if (result->orphaned)
+                        cli_error("%s: NVML no longer lists this device (a MIG instance was "
+                                  "destroyed, or its GPU is lost) but the layout still has its "
+                                  "folders%s: `mpsmig stop %s` ends what is left",
+                                  uuid,
+                                  result->state == DAEMON_RUNNING ||
+                                          result->state == DAEMON_NOT_ANSWERING
+                                      ? " and its daemon still runs"
+                                      : "",
+                                  uuid);
                 if (result->state == DAEMON_NOT_ANSWERING)
                         cli_error("%s (%s): the MPS control daemon (pid %d) does not answer, it "
                                   "may be hung (`mpsmig stop --force` ends it): %s",
@@ -262,10 +317,28 @@ static int status_run(int argc, char **argv)
         int status = lifecycle_parse(&verb_status, false, argc, argv, &args);
         if (status >= 0)
                 return status;
+        /* Without TARGETs, status shows what runs: whole GPUs with folders of this layout (a
+         * daemon started with --whole-gpus), the devices NVML no longer lists that still have
+         * folders (orphans), and the lost GPUs; so that status and stop agree on what exists. */
+        struct lifecycle_args asked = args;
+        bool sweep_whole_gpus = args.options.name_count == 0 && !args.options.whole_gpus;
+        if (sweep_whole_gpus)
+                args.options.whole_gpus = true;
+        args.options.orphans = true;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         status = lifecycle_open(&args, &context);
-        if (status != EXIT_OK || context.target_count == 0)
+        if (status != EXIT_OK)
                 return status;
+        if (sweep_whole_gpus)
+                ops_stop_keep_used_whole_gpus(&context);
+        if (ops_context_add_lost_gpus(&context) < 0) {
+                cli_error("out of memory");
+                return EXIT_FAILURE_;
+        }
+        if (context.target_count == 0) {
+                lifecycle_no_targets(&asked);
+                return EXIT_OK;
+        }
 
         _cleanup_free_ struct status_result *results =
             calloc(context.target_count, sizeof(*results));
@@ -288,9 +361,10 @@ static int status_run(int argc, char **argv)
                 cli_error("cannot write the status: %s", strerror(-r));
                 return EXIT_FAILURE_;
         }
-        if (counts[DAEMON_ERROR])
+        if (counts[DAEMON_ERROR] || counts[DAEMON_GPU_LOST])
                 return EXIT_FAILURE_;
-        if (counts[DAEMON_RUNNING] < context.target_count)
+        if (counts[DAEMON_RUNNING] < context.target_count ||
+            count_orphaned(results, context.target_count) > 0)
                 return EXIT_DOWN;
         return EXIT_OK;
 }
@@ -307,12 +381,16 @@ const struct verb verb_status = {
              "and the default active thread percentage and pinned memory limit. Notes on\n"
              "stderr name what needs a hand, including another control daemon serving the\n"
              "same device (for example one the seed scripts started in /tmp).\n"
+             "Without TARGETs it shows what `mpsmig stop` would stop: every MIG device,\n"
+             "whole GPUs with folders of the layout, devices NVML no longer lists that still\n"
+             "have folders (\"orphaned: device gone\"), and a row per lost GPU.\n"
              "\n"
              "Options:\n" LIFECYCLE_OPTIONS_HELP
              "  --timeout SECONDS    How long a daemon may take to answer before it counts\n"
              "                       as not answering (default 2)\n" LIFECYCLE_HELP_OPTION "\n"
              "Exit status (for monitoring): 0 every daemon runs and answers, 3 some daemon is\n"
-             "not running, stale or not answering, 1 an error (a folder that could not be read\n"
-             "safely), 2 usage error, bad runtime folder or no driver.\n",
+             "not running, stale or not answering, or an orphan is left, 1 an error (a folder\n"
+             "that could not be read safely) or a lost GPU, 2 usage error, bad runtime folder\n"
+             "or no driver.\n",
     .run = status_run,
 };

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
 #include "cli/output.h"
+#include "node/daemon_scan.h"
 #include "ops/ops.h"
 
 #define STOP_OUTCOMES 4
@@ -97,6 +98,9 @@ static int print_json(const struct ops_context *context, const struct stop_resul
                                         json_integer(result->folders_removed)) < 0 ||
                     json_object_set_new(item, "folders_kept", json_integer(result->folders_left)) <
                         0 ||
+                    json_object_set_new(item, "folders_note",
+                                        result->folders_note[0] ? json_string(result->folders_note)
+                                                                : json_null()) < 0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
                                         failed ? json_text(result->error.message) : json_null()) <
@@ -121,6 +125,45 @@ static int print_json(const struct ops_context *context, const struct stop_resul
         return lifecycle_print_json(context, "stop", targets, summary);
 }
 
+/* The daemons of the seed layout (/tmp/mps_<UUID>) that serve this node's devices: a plain
+ * `stop` finds nothing of its own when `start --layout seed` started them, and says so. */
+static size_t count_seed_daemons(struct ops_context *context)
+{
+        struct error ignored = {0};
+        struct layout seed = {.kind = LAYOUT_SEED};
+        if (ops_context_scan(context, &ignored) < 0 || !context->node)
+                return 0;
+        /* Named TARGETs: theirs only; none: every device of the node, whole GPUs included. */
+        const struct node *node = context->node;
+        bool named = context->options.name_count > 0;
+        size_t count = named ? context->target_count : node->gpu_count + node->mig_device_count;
+        size_t found = 0;
+        for (size_t i = 0; i < count; i++) {
+                const char *uuid = named ? context->targets[i].uuid
+                                   : i < node->gpu_count
+                                       ? node->gpus[i].uuid
+                                       : node->mig_devices[i - node->gpu_count].uuid;
+                struct layout_paths paths;
+                if (!uuid[0] || layout_paths(&seed, uuid, &paths, &ignored) < 0)
+                        continue;
+                found += ops_daemon_on(context, paths.pipe_dir) != NULL;
+        }
+        return found;
+}
+
+static void hint_seed_layout(struct ops_context *context)
+{
+        if (context->layout.kind != LAYOUT_DEFAULT)
+                return;
+        size_t seed = count_seed_daemons(context);
+        if (seed > 0)
+                cli_error("nothing of the default layout runs in %s, but %zu MPS control "
+                          "daemon%s of the seed layout (%s/%s<UUID>) serve%s this node's devices: "
+                          "stop %s with `mpsmig stop --layout seed`",
+                          context->layout.runtime_dir, seed, seed == 1 ? "" : "s", LAYOUT_SEED_DIR,
+                          LAYOUT_SEED_PIPE_PREFIX, seed == 1 ? "s" : "", seed == 1 ? "it" : "them");
+}
+
 static int stop_run(int argc, char **argv)
 {
         struct lifecycle_args args;
@@ -132,18 +175,28 @@ static int stop_run(int argc, char **argv)
         bool sweep_whole_gpus = args.options.name_count == 0 && !args.options.whole_gpus;
         if (sweep_whole_gpus)
                 args.options.whole_gpus = true;
+        /* Devices NVML no longer lists (a destroyed MIG instance, a lost GPU's) are stopped from
+         * their folders: nothing of the layout is left running. */
+        struct lifecycle_args asked = args;
+        args.options.orphans = true;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         status = lifecycle_open(&args, &context);
-        if (status != EXIT_OK || context.target_count == 0)
+        if (status != EXIT_OK)
                 return status;
-        if (sweep_whole_gpus) {
+        if (sweep_whole_gpus)
                 ops_stop_keep_used_whole_gpus(&context);
-                if (context.target_count == 0) {
+        (void)lifecycle_report_lost(context.node, "the daemons of its devices are stopped as "
+                                                  "orphans");
+        if (context.target_count == 0) {
+                if (sweep_whole_gpus)
                         cli_error("no MPS targets: no MIG devices, and no whole GPU has a daemon "
                                   "folder in %s",
-                                  context.layout.runtime_dir);
-                        return EXIT_OK;
-                }
+                                  context.layout.kind == LAYOUT_SEED ? LAYOUT_SEED_DIR
+                                                                     : context.layout.runtime_dir);
+                else
+                        lifecycle_no_targets(&asked);
+                hint_seed_layout(&context);
+                return EXIT_OK;
         }
 
         _cleanup_free_ struct stop_result *results = calloc(context.target_count, sizeof(*results));
@@ -162,6 +215,14 @@ static int stop_run(int argc, char **argv)
                 cli_error("cannot write the report: %s", strerror(-r));
                 return EXIT_FAILURE_;
         }
+        size_t own = 0;
+        for (size_t i = 0; i < context.target_count; i++) {
+                own += results[i].outcome != STOP_NOT_RUNNING || results[i].folders_removed > 0;
+                if (results[i].folders_note[0])
+                        cli_error("%s", results[i].folders_note);
+        }
+        if (own == 0)
+                hint_seed_layout(&context);
         for (size_t i = 0; i < context.target_count; i++)
                 if (results[i].outcome == STOP_FAILED) {
                         char name[32];
@@ -184,11 +245,14 @@ const struct verb verb_stop = {
         "daemon gets 2 more seconds to exit. One that has not exited is escalated on:\n"
         "shutdown_server for each of its servers, then SIGTERM, then SIGKILL (2 seconds\n"
         "after each), signalling only a process proven to be that control daemon or its\n"
-        "servers. Then the folders mpsmig made are removed; folders it did not make (the\n"
-        "seed scripts' /tmp/mps_*) are kept. A daemon that had died leaves a pid file:\n"
-        "its leftovers are cleaned (\"stale cleaned\").\n"
-        "Without TARGETs it stops every MIG device's daemon and those of whole GPUs that\n"
-        "have daemon folders in the layout (started with --whole-gpus); with\n"
+        "servers. Then the folders mpsmig made are removed, and the seed scripts'\n"
+        "/tmp/mps_* when they hold only what the control program writes (kept, with the\n"
+        "reason, otherwise). A daemon that had died leaves a pid file: its leftovers are\n"
+        "cleaned (\"stale cleaned\").\n"
+        "Without TARGETs it stops every MIG device's daemon, those of whole GPUs that\n"
+        "have daemon folders in the layout (started with --whole-gpus), and those of\n"
+        "devices NVML no longer lists (a destroyed MIG instance, a lost GPU's devices),\n"
+        "found from their folders; a TARGET may be such a device's whole UUID. With\n"
         "--whole-gpus, every whole GPU is a target.\n"
         "\n"
         "Options:\n"

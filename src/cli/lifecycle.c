@@ -104,7 +104,8 @@ int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_co
                 cli_report(&err);
                 return failure == OPS_FAILURE_OTHER ? EXIT_FAILURE_ : EXIT_USAGE;
         }
-        if (ret_context->target_count == 0)
+        /* status and stop (orphans) add targets of their own before they can tell. */
+        if (ret_context->target_count == 0 && !args->options.orphans)
                 lifecycle_no_targets(args);
         return EXIT_OK;
 }
@@ -158,9 +159,10 @@ json_t *lifecycle_target_json(const struct target *target, const struct layout_p
         char name[32];
         lifecycle_target_name(target, name, sizeof(name));
         return json_pack("{s:s, s:o, s:s, s:o, s:o}", "target", name, "uuid",
-                         json_text(target->uuid), "kind", target_kind_string(target->kind),
-                         "pipe_dir", json_text(paths->pipe_dir[0] ? paths->pipe_dir : NULL),
-                         "log_dir", json_text(paths->log_dir[0] ? paths->log_dir : NULL));
+                         json_text(target->uuid[0] ? target->uuid : NULL), "kind",
+                         target_kind_string(target->kind), "pipe_dir",
+                         json_text(paths->pipe_dir[0] ? paths->pipe_dir : NULL), "log_dir",
+                         json_text(paths->log_dir[0] ? paths->log_dir : NULL));
 }
 
 int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
@@ -175,4 +177,20 @@ int lifecycle_print_json(const struct ops_context *context, const char *verb, js
         int r = output_json(document, stdout);
         json_decref(document);
         return r;
+}
+
+size_t lifecycle_report_lost(const struct node *node, const char *consequence)
+{
+        size_t lost = 0;
+        for (size_t i = 0; node && i < node->gpu_count; i++) {
+                const struct gpu *gpu = &node->gpus[i];
+                if (!gpu->lost)
+                        continue;
+                lost++;
+                cli_error("GPU %u%s%s%s is lost: %s (it needs a reset or a reboot)%s%s", gpu->index,
+                          gpu->pci_bus_id[0] ? " (PCI " : "", gpu->pci_bus_id,
+                          gpu->pci_bus_id[0] ? ")" : "", gpu->lost_reason,
+                          consequence[0] ? ": " : "", consequence);
+        }
+        return lost;
 }

@@ -30,7 +30,8 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                     struct lifecycle_args *ret_args);
 
 /* Opens the context, reporting a failure; returns EXIT_OK or the exit status for it. A node
- * without targets gets a note on stderr (and *ret_context has none). */
+ * without targets gets a note on stderr (and *ret_context has none), unless options.orphans is
+ * set: status and stop add targets of their own first, and say it themselves. */
 int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_context);
 
 /* The note for a node without targets, on stderr. */
@@ -57,3 +58,7 @@ int lifecycle_print_json(const struct ops_context *context, const char *verb, js
 
 /* A JSON integer, or null for 0. */
 json_t *lifecycle_pid_json(pid_t pid);
+
+/* One line on stderr per lost GPU of `node` (NULL-safe): "GPU 1 (PCI 00000000:2A:00.0) is lost:
+ * <why> (it needs a reset or a reboot): <consequence>". Returns how many are lost. */
+size_t lifecycle_report_lost(const struct node *node, const char *consequence);

@@ -52,6 +52,8 @@ static const struct nvml_symbol nvml_symbols[] = {
     SYMBOL(DeviceGetComputeInstanceId, false, "nvmlDeviceGetComputeInstanceId"),
     SYMBOL(DeviceGetAttributes, false, "nvmlDeviceGetAttributes_v2"),
     SYMBOL(DeviceGetGpuInstanceProfileInfo, false, "nvmlDeviceGetGpuInstanceProfileInfo"),
+    /* _v2 fills the same struct; the plain one stops before busId. */
+    SYMBOL(DeviceGetPciInfo, false, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2"),
 };
 
 struct nvml_code {

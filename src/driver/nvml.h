@@ -39,6 +39,7 @@ struct nvml {
         __typeof__(nvmlDeviceGetComputeInstanceId) *DeviceGetComputeInstanceId;
         __typeof__(nvmlDeviceGetAttributes_v2) *DeviceGetAttributes;
         __typeof__(nvmlDeviceGetGpuInstanceProfileInfo) *DeviceGetGpuInstanceProfileInfo;
+        __typeof__(nvmlDeviceGetPciInfo_v3) *DeviceGetPciInfo;
 };
 
 /*

@@ -4,6 +4,7 @@
 #include "node/layout.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -339,6 +340,110 @@ static int count_removal(int r, struct layout_removal *removal)
         return r < 0 ? r : 0;
 }
 
+/* What the control program leaves under this name, as a file type (docs/driver-facts.md: the
+ * sockets `control` and `control_privileged`, the `log` fifo, regular files otherwise); 0 for a
+ * name that is not one of `names`. */
+static mode_t expected_type(const char *name, const char *const *names, size_t count)
+{
+        for (size_t i = 0; i < count; i++) {
+                if (strcmp(name, names[i]) != 0)
+                        continue;
+                if (strcmp(name, "control") == 0 || strcmp(name, "control_privileged") == 0)
+                        return S_IFSOCK;
+                return strcmp(name, "log") == 0 ? S_IFIFO : S_IFREG;
+        }
+        return 0;
+}
+
+/* A seed folder the seed scripts made (no marker): removed entry by entry, by name, when it is
+ * ours, not a link, and holds only `expected` files; otherwise left, `removal` saying why.
+ * Returns a safe_fs_removal; never fails (what cannot be removed is kept and explained). */
+static int remove_seed_folder(int base, const char *name, const char *const *expected,
+                              size_t expected_count, struct layout_removal *removal)
+{
+        char *why = removal->kept_reason;
+        size_t size = sizeof(removal->kept_reason);
+        _cleanup_close_ int fd =
+            openat(base, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+                struct stat st;
+                if (e == ENOENT)
+                        return SAFE_FS_ABSENT;
+                if (fstatat(base, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                        (void)snprintf(why, size, "kept %s/%s: it is a symbolic link",
+                                       LAYOUT_SEED_DIR, name);
+                else
+                        (void)snprintf(why, size, "kept %s/%s: cannot open it: %s", LAYOUT_SEED_DIR,
+                                       name, strerror(e));
+                return SAFE_FS_NOT_MARKED;
+        }
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+                char owner[128] = "another user";
+                if (st.st_uid != geteuid())
+                        safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));
+                (void)snprintf(why, size, "kept %s/%s: it belongs to %s", LAYOUT_SEED_DIR, name,
+                               owner);
+                return SAFE_FS_NOT_MARKED;
+        }
+        int listing = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        _cleanup_closedir_ DIR *dir = listing >= 0 ? fdopendir(listing) : NULL;
+        if (!dir) {
+                if (listing >= 0)
+                        (void)close(listing);
+                (void)snprintf(why, size, "kept %s/%s: cannot list it", LAYOUT_SEED_DIR, name);
+                return SAFE_FS_NOT_MARKED;
+        }
+        struct dirent *entry;
+        while ((entry = readdir(dir))) {
+                if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+                        continue;
+                struct stat entry_st;
+                mode_t type = expected_type(entry->d_name, expected, expected_count);
+                if (type == 0 || fstatat(fd, entry->d_name, &entry_st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    (entry_st.st_mode & S_IFMT) != type || entry_st.st_uid != geteuid()) {
+                        (void)snprintf(why, size,
+                                       "kept %s/%.80s: it holds %.64s, which is not what the MPS "
+                                       "control program leaves there",
+                                       LAYOUT_SEED_DIR, name, entry->d_name);
+                        return SAFE_FS_NOT_MARKED;
+                }
+        }
+        for (size_t i = 0; i < expected_count; i++)
+                if (unlinkat(fd, expected[i], 0) < 0 && errno != ENOENT) {
+                        (void)snprintf(why, size, "kept %s/%.80s: cannot remove its %s: %s",
+                                       LAYOUT_SEED_DIR, name, expected[i], strerror(errno));
+                        return SAFE_FS_NOT_MARKED;
+                }
+        /* rmdir fails, and the folder is kept, if anything appeared since the check. */
+        if (unlinkat(base, name, AT_REMOVEDIR) < 0) {
+                (void)snprintf(why, size, "kept %s/%s: %s", LAYOUT_SEED_DIR, name, strerror(errno));
+                return SAFE_FS_NOT_MARKED;
+        }
+        return SAFE_FS_REMOVED;
+}
+
+static int remove_seed_folders(int base, const char *pipe_name, const char *log_name,
+                               struct layout_removal *removal, struct error *err)
+{
+        static const char *const pipe_files[] = {LAYOUT_SEED_PIPE_FILES};
+        static const char *const log_files[] = {LAYOUT_SEED_LOG_FILES};
+        const char *names[] = {pipe_name, log_name};
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                int r = safe_fs_remove_folder(base, LAYOUT_SEED_DIR, names[i], err);
+                if (r == SAFE_FS_NOT_MARKED)
+                        r = i == 0 ? remove_seed_folder(base, names[i], pipe_files,
+                                                        ELEMENTSOF(pipe_files), removal)
+                                   : remove_seed_folder(base, names[i], log_files,
+                                                        ELEMENTSOF(log_files), removal);
+                r = count_removal(r, removal);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int layout_remove(const struct layout *layout, const char *uuid, struct layout_removal *ret_removal,
                   struct error *err)
 {
@@ -360,11 +465,7 @@ int layout_remove(const struct layout *layout, const char *uuid, struct layout_r
         folder_names(layout, uuid, pipe_name, log_name, sizeof(pipe_name));
 
         if (layout->kind == LAYOUT_SEED) {
-                r = count_removal(safe_fs_remove_folder(base, LAYOUT_SEED_DIR, pipe_name, err),
-                                  &removal);
-                if (r == 0)
-                        r = count_removal(
-                            safe_fs_remove_folder(base, LAYOUT_SEED_DIR, log_name, err), &removal);
+                r = remove_seed_folders(base, pipe_name, log_name, &removal, err);
         } else {
                 _cleanup_close_ int instance = -1;
                 r = safe_fs_open_folder(base, layout->runtime_dir, uuid, &instance, err);

@@ -92,12 +92,23 @@ int layout_clean_daemon_files(int pipe_fd, struct error *err);
 
 /* What layout_remove() did. */
 struct layout_removal {
-        unsigned removed;       /* folders removed (made by mpsmig) */
+        unsigned removed;       /* folders removed (made by mpsmig, or the seed scripts' ones) */
         unsigned left_unmarked; /* folders left because mpsmig did not make them */
+        char kept_reason[320];  /* why the last such folder was left; empty when none was */
 };
 
-/* Removes the target's folders that mpsmig made (marked), children first; folders it did not make
- * (the seed scripts') are left and counted. A folder that cannot be removed safely is an error
- * naming it. */
+/* What the control program writes into a seed pipe folder and log folder: a seed folder that
+ * mpsmig did not make is removed when it holds nothing else. */
+#define LAYOUT_SEED_PIPE_FILES                                                                     \
+        LAYOUT_PID_FILE, "control", "control_privileged", "control_lock", "log"
+#define LAYOUT_SEED_LOG_FILES "control.log", "server.log"
+
+/* Removes the target's folders that mpsmig made (marked), children first. The seed scripts'
+ * /tmp/mps_<UUID> and /tmp/mps_log_<UUID>, which mpsmig did not make, are removed too when that
+ * is safe: owned by the caller, not links, holding only what the control program writes there
+ * (LAYOUT_SEED_*_FILES, each of the type it writes: sockets, the log fifo, regular files), each
+ * removed by name; otherwise they are left,
+ * counted, and kept_reason says why. Other unmarked folders are left and counted. A folder that
+ * cannot be removed safely is an error naming it. Call it only when no daemon uses them. */
 int layout_remove(const struct layout *layout, const char *uuid, struct layout_removal *ret_removal,
                   struct error *err);

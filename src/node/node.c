@@ -2,6 +2,7 @@
  * the order nvidia-smi -L prints them; then derives the MPS targets from that model. */
 #include "node/node.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +267,16 @@ static int read_gpu(struct nvml *nvml, struct gpu *gpu, struct node *node, size_
         nvmlReturn_t code = nvml->DeviceGetHandleByIndex(gpu->index, &handle);
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetHandleByIndex", &w);
+        /* First, so that a GPU lost in a later call keeps the bus id that names it. */
+        if (nvml->DeviceGetPciInfo) {
+                nvmlPciInfo_t pci = {0};
+                code = nvml->DeviceGetPciInfo(handle, &pci);
+                if (code == NVML_SUCCESS)
+                        (void)node_normalize_bus_id(pci.busId, gpu->pci_bus_id,
+                                                    sizeof(gpu->pci_bus_id));
+                else if (code == NVML_ERROR_GPU_IS_LOST)
+                        return call_failed(nvml, err, code, "nvmlDeviceGetPciInfo", &w);
+        }
         code = nvml->DeviceGetUUID(handle, gpu->uuid, sizeof(gpu->uuid));
         if (code != NVML_SUCCESS)
                 return call_failed(nvml, err, code, "nvmlDeviceGetUUID", &w);
@@ -346,8 +357,77 @@ int node_discover_with_lost(struct nvml *nvml, struct node **ret_node, struct er
                 else if (r < 0)
                         return error_set(err, r, "%s", gpu_err.message);
         }
+        if (node->lost_gpu_count > 0) {
+                const char *dir = getenv(NODE_NVIDIA_GPUS_DIR_ENV);
+                node_lost_bus_ids(node, dir && dir[0] ? dir : NODE_NVIDIA_GPUS_DIR);
+        }
         *ret_node = TAKE_PTR(node);
         return (int)(*ret_node)->lost_gpu_count;
+}
+
+int node_normalize_bus_id(const char *text, char *buffer, size_t size)
+{
+        unsigned domain, bus, device, function;
+        int used = 0;
+        /* %x alone would take "0x" prefixes and signs. */
+        if (text[strspn(text, "0123456789abcdefABCDEF:.")] != '\0')
+                return -EINVAL;
+        if (sscanf(text, "%x:%x:%x.%x%n", &domain, &bus, &device, &function, &used) != 4 ||
+            text[used] != '\0' || bus > 0xff || device > 0x1f || function > 7)
+                return -EINVAL;
+        int n = snprintf(buffer, size, "%08X:%02X:%02X.%X", domain, bus, device, function);
+        return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
+}
+
+static int compare_bus_ids(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+void node_lost_bus_ids(struct node *node, const char *gpus_dir)
+{
+        typedef char bus_id[32];
+        _cleanup_closedir_ DIR *dir = opendir(gpus_dir);
+        if (!dir)
+                return;
+        bus_id *spare = NULL;
+        size_t count = 0, capacity = 0;
+        struct dirent *entry;
+        while ((entry = readdir(dir))) {
+                bus_id id;
+                if (node_normalize_bus_id(entry->d_name, id, sizeof(id)) < 0)
+                        continue;
+                bool healthy = false;
+                for (size_t g = 0; g < node->gpu_count && !healthy; g++)
+                        healthy = strcmp(node->gpus[g].pci_bus_id, id) == 0;
+                if (healthy)
+                        continue;
+                if (count == capacity) {
+                        size_t bigger = capacity ? capacity * 2 : 8;
+                        bus_id *grown = reallocarray(spare, bigger, sizeof(*grown));
+                        if (!grown) {
+                                free(spare);
+                                return;
+                        }
+                        spare = grown;
+                        capacity = bigger;
+                }
+                memcpy(spare[count++], id, sizeof(id));
+        }
+        size_t unknown = 0;
+        for (size_t g = 0; g < node->gpu_count; g++)
+                unknown += node->gpus[g].lost && !node->gpus[g].pci_bus_id[0];
+        /* Only a one-to-one match is sure: a GPU the driver lists that NVML does not count, or
+         * the reverse, would shift every guess after it. */
+        if (unknown > 0 && unknown == count) {
+                qsort(spare, count, sizeof(*spare), compare_bus_ids);
+                size_t next = 0;
+                for (size_t g = 0; g < node->gpu_count; g++)
+                        if (node->gpus[g].lost && !node->gpus[g].pci_bus_id[0])
+                                memcpy(node->gpus[g].pci_bus_id, spare[next++],
+                                       sizeof(node->gpus[g].pci_bus_id));
+        }
+        free(spare);
 }
 
 int node_discover(struct nvml *nvml, struct node **ret_node, struct error *err)

@@ -43,6 +43,10 @@ struct gpu {
          * is lost"). Only node_discover_with_lost() returns a node with lost GPUs. */
         bool lost;
         char lost_reason[256];
+        /* "00000000:2A:00.0" as NVML and nvidia-smi print it; empty when unknown. For a lost GPU,
+         * whose handle NVML refuses, it comes from the driver's /proc/driver/nvidia/gpus (the
+         * bus ids that no healthy GPU has, in NVML's PCI order): node_lost_bus_ids(). */
+        char pci_bus_id[32];
 };
 
 struct mig_device {
@@ -69,6 +73,10 @@ struct node {
 enum target_kind {
         TARGET_MIG_DEVICE,
         TARGET_WHOLE_GPU,
+        /* Only status and stop make these two (ops.h), never node_targets() or target_resolve(). */
+        TARGET_ORPHAN,   /* a device NVML no longer lists that still has folders of the layout:
+                          * `gpu` and `mig_device` are NULL, `uuid` comes from the folder */
+        TARGET_LOST_GPU, /* a lost GPU, shown by status: `gpu` is it, `uuid` may be empty */
 };
 
 /* One thing an MPS control daemon runs on. Points into the node it came from. */
@@ -87,6 +95,20 @@ int node_discover(struct nvml *nvml, struct node **ret_node, struct error *err);
  * usual. Returns the number of lost GPUs (0 when all answered), or a negative errno for any other
  * failure. For `list`, which shows the healthy GPUs and still exits non-zero. */
 int node_discover_with_lost(struct nvml *nvml, struct node **ret_node, struct error *err);
+
+/* Where the driver lists its GPUs by PCI bus id, one folder each; MPSMIG_NVIDIA_GPUS_DIR
+ * replaces it (simgpu has no /proc of its own: the tests make one). */
+#define NODE_NVIDIA_GPUS_DIR     "/proc/driver/nvidia/gpus"
+#define NODE_NVIDIA_GPUS_DIR_ENV "MPSMIG_NVIDIA_GPUS_DIR"
+
+/* Fills the bus id of each lost GPU that has none from the driver's GPU folder: the bus ids no
+ * healthy GPU has, sorted, go to the lost GPUs in index order (NVML numbers GPUs in PCI bus
+ * order). Left empty when the folder cannot be read or the counts do not match. */
+void node_lost_bus_ids(struct node *node, const char *gpus_dir);
+
+/* "0000:2a:00.0" (the /proc spelling) or "00000000:2A:00.0" -> "00000000:2A:00.0". -EINVAL for
+ * anything else. */
+int node_normalize_bus_id(const char *text, char *buffer, size_t size);
 void node_free(struct node *node);
 static inline void node_freep(struct node **node)
 {

@@ -17,13 +17,21 @@
 
 static json_t *gpu_json(const struct gpu *gpu)
 {
-        return json_pack("{s:I, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:I, s:I}", "index",
-                         (json_int_t)gpu->index, "uuid", gpu->uuid, "name", gpu->name,
-                         "mig_current", (int)gpu->mig_current, "mig_pending", (int)gpu->mig_pending,
-                         "memory_bytes", (json_int_t)gpu->memory_bytes, "sm_count",
-                         (json_int_t)gpu->sm_count, "compute_mode", (int)gpu->compute_mode,
-                         "first_mig_device", (json_int_t)gpu->first_mig_device, "mig_device_count",
-                         (json_int_t)gpu->mig_device_count);
+        json_t *item = json_pack(
+            "{s:I, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:I, s:I, s:s}", "index",
+            (json_int_t)gpu->index, "uuid", gpu->uuid, "name", gpu->name, "mig_current",
+            (int)gpu->mig_current, "mig_pending", (int)gpu->mig_pending, "memory_bytes",
+            (json_int_t)gpu->memory_bytes, "sm_count", (json_int_t)gpu->sm_count, "compute_mode",
+            (int)gpu->compute_mode, "first_mig_device", (json_int_t)gpu->first_mig_device,
+            "mig_device_count", (json_int_t)gpu->mig_device_count, "pci_bus_id", gpu->pci_bus_id);
+        /* Only node_cache_format_with_lost gets here with a lost GPU. */
+        if (item && gpu->lost &&
+            (json_object_set_new(item, "lost", json_true()) < 0 ||
+             json_object_set_new(item, "lost_reason", json_string(gpu->lost_reason)) < 0)) {
+                json_decref(item);
+                return NULL;
+        }
+        return item;
 }
 
 static json_t *mig_json(const struct mig_device *mig)
@@ -36,10 +44,8 @@ static json_t *mig_json(const struct mig_device *mig)
                          (json_int_t)mig->memory_bytes);
 }
 
-int node_cache_format(const struct node *node, char **ret_text)
+static int format_node(const struct node *node, char **ret_text)
 {
-        if (node->lost_gpu_count > 0)
-                return -EINVAL;
         json_auto_t *gpus = json_array();
         json_auto_t *migs = json_array();
         if (!gpus || !migs)
@@ -65,6 +71,18 @@ int node_cache_format(const struct node *node, char **ret_text)
         return 0;
 }
 
+int node_cache_format(const struct node *node, char **ret_text)
+{
+        if (node->lost_gpu_count > 0)
+                return -EINVAL;
+        return format_node(node, ret_text);
+}
+
+int node_cache_format_with_lost(const struct node *node, char **ret_text)
+{
+        return format_node(node, ret_text);
+}
+
 /* Copies a JSON string into a fixed buffer; false when it does not fit (never truncated). */
 static bool copy_string(char *buffer, size_t size, const char *text)
 {
@@ -80,16 +98,25 @@ static bool in_range(json_int_t value, json_int_t low, json_int_t high)
         return value >= low && value <= high;
 }
 
-static bool parse_gpu(json_t *item, size_t position, struct gpu *gpu)
+static bool parse_gpu(json_t *item, size_t position, bool with_lost, struct gpu *gpu)
 {
         json_int_t index, memory, sms, first, count;
-        int mig_current, mig_pending, compute_mode;
-        const char *uuid, *name;
-        if (json_unpack(item, "{s:I, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:I, s:I}", "index", &index,
-                        "uuid", &uuid, "name", &name, "mig_current", &mig_current, "mig_pending",
-                        &mig_pending, "memory_bytes", &memory, "sm_count", &sms, "compute_mode",
-                        &compute_mode, "first_mig_device", &first, "mig_device_count", &count) < 0)
+        int mig_current, mig_pending, compute_mode, lost = 0;
+        const char *uuid, *name, *bus_id = "", *lost_reason = "";
+        if (json_unpack(item, "{s:I, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:I, s:I, s?s, s?b, s?s}",
+                        "index", &index, "uuid", &uuid, "name", &name, "mig_current", &mig_current,
+                        "mig_pending", &mig_pending, "memory_bytes", &memory, "sm_count", &sms,
+                        "compute_mode", &compute_mode, "first_mig_device", &first,
+                        "mig_device_count", &count, "pci_bus_id", &bus_id, "lost", &lost,
+                        "lost_reason", &lost_reason) < 0)
                 return false;
+        /* A lost GPU is never trusted from the file: only the NVML child's answer carries one. */
+        if (lost && (!with_lost || count != 0))
+                return false;
+        if (!copy_string(gpu->pci_bus_id, sizeof(gpu->pci_bus_id), bus_id) ||
+            !copy_string(gpu->lost_reason, sizeof(gpu->lost_reason), lost_reason))
+                return false;
+        gpu->lost = lost;
         if (index != (json_int_t)position || !in_range(mig_current, -1, 1) ||
             !in_range(mig_pending, -1, 1) || !in_range(compute_mode, -1, 3) || memory < 0 ||
             !in_range(sms, 0, 0xffffffffLL) || first < 0 || count < 0 ||
@@ -149,7 +176,7 @@ static bool ranges_fit(const struct node *node)
         return next == node->mig_device_count;
 }
 
-int node_cache_parse(const char *text, size_t size, struct node **ret_node)
+static int parse_node(const char *text, size_t size, bool with_lost, struct node **ret_node)
 {
         json_error_t json_error;
         json_auto_t *root = json_loadb(text, size, JSON_REJECT_DUPLICATES, &json_error);
@@ -177,8 +204,10 @@ int node_cache_parse(const char *text, size_t size, struct node **ret_node)
                 return -ENOMEM;
         node->mig_device_count = mig_count;
         for (size_t i = 0; i < gpu_count; i++)
-                if (!parse_gpu(json_array_get(gpus, i), i, &node->gpus[i]))
+                if (!parse_gpu(json_array_get(gpus, i), i, with_lost, &node->gpus[i]))
                         return -EBADMSG;
+                else
+                        node->lost_gpu_count += node->gpus[i].lost;
         for (size_t i = 0; i < mig_count; i++)
                 if (!parse_mig(json_array_get(migs, i), &node->mig_devices[i]))
                         return -EBADMSG;
@@ -186,6 +215,16 @@ int node_cache_parse(const char *text, size_t size, struct node **ret_node)
                 return -EBADMSG;
         *ret_node = TAKE_PTR(node);
         return 0;
+}
+
+int node_cache_parse(const char *text, size_t size, struct node **ret_node)
+{
+        return parse_node(text, size, false, ret_node);
+}
+
+int node_cache_parse_with_lost(const char *text, size_t size, struct node **ret_node)
+{
+        return parse_node(text, size, true, ret_node);
 }
 
 int node_cache_read(int runtime_fd, struct node **ret_node)
@@ -203,6 +242,15 @@ int node_cache_write(int runtime_fd, const char *runtime_dir, const struct node 
                      struct error *err)
 {
         _cleanup_free_ char *text = NULL;
+        /* A node with a lost GPU is no node to start ahead from: the next start reads NVML
+         * first, and only NVML says when the GPU is back. */
+        if (node->lost_gpu_count > 0) {
+                int r = safe_fs_unlink(runtime_fd, NODE_CACHE_FILE);
+                if (r < 0)
+                        return error_set(err, r, "cannot remove the node cache %s/%s: %s",
+                                         runtime_dir, NODE_CACHE_FILE, strerror(-r));
+                return 0;
+        }
         int r = node_cache_format(node, &text);
         if (r < 0)
                 return error_set(err, r, "cannot write the node cache: %s", strerror(-r));

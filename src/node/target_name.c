@@ -36,6 +36,8 @@ int target_short_name(const struct target *target, char *buffer, size_t size)
                 n = snprintf(buffer, size, "%u:%u:%u", target->mig_device->gpu_index,
                              target->mig_device->gpu_instance_id,
                              target->mig_device->compute_instance_id);
+        else if (target->kind == TARGET_ORPHAN)
+                n = snprintf(buffer, size, "-"); /* NVML no longer says where it was */
         else
                 n = snprintf(buffer, size, "%u", target->gpu->index);
         if (n < 0 || (size_t)n >= size)
@@ -423,5 +425,15 @@ int target_resolve(const struct node *node, char *const *names, size_t name_coun
 
 const char *target_kind_string(enum target_kind kind)
 {
-        return kind == TARGET_MIG_DEVICE ? "mig_device" : "gpu";
+        switch (kind) {
+        case TARGET_MIG_DEVICE:
+                return "mig_device";
+        case TARGET_ORPHAN:
+                return "orphan";
+        case TARGET_LOST_GPU:
+                return "lost_gpu";
+        case TARGET_WHOLE_GPU:
+                break;
+        }
+        return "gpu";
 }

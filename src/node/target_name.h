@@ -21,8 +21,10 @@ int target_resolve(const struct node *node, char *const *names, size_t name_coun
                    bool allow_auto, struct target **ret_targets, size_t *ret_count,
                    struct error *err);
 
-/* "0:1:0" for a MIG device, "1" for a whole GPU: the short name list and status print. */
+/* "0:1:0" for a MIG device, "1" for a whole GPU (or a lost one), "-" for an orphan: the short
+ * name list and status print. */
 int target_short_name(const struct target *target, char *buffer, size_t size);
 
-/* "mig_device" or "gpu": the `kind` of a target in every JSON document (docs/json.md). */
+/* "mig_device", "gpu", "orphan" or "lost_gpu": the `kind` of a target in every JSON document
+ * (docs/json.md). */
 const char *target_kind_string(enum target_kind kind);

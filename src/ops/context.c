@@ -48,7 +48,9 @@ int ops_read_node(struct node **ret_node, enum ops_failure *ret_failure, struct 
         int r = nvml_open(&nvml, err);
         if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_DRIVER, r);
-        r = node_discover(nvml, ret_node, err);
+        /* A lost GPU stays in the node, marked: every verb serves the healthy GPUs (a lost one
+         * is never a target) and says what is lost. */
+        r = node_discover_with_lost(nvml, ret_node, err);
         nvml_close(nvml);
         if (r < 0)
                 return fail(ret_failure, OPS_FAILURE_OTHER, r);
@@ -62,6 +64,8 @@ int ops_context_resolve(struct ops_context *context, struct node *node, struct e
         context->targets = NULL;
         context->target_count = 0;
         context->node = node;
+        if (context->options.orphans)
+                return ops_resolve_with_orphans(context, err);
         return target_resolve(node, context->options.names, context->options.name_count,
                               context->options.whole_gpus, false, &context->targets,
                               &context->target_count, err);
@@ -93,6 +97,7 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
 void ops_context_done(struct ops_context *context)
 {
         free(context->daemons);
+        free(context->orphan_uuids);
         free(context->program);
         free(context->targets);
         node_free(context->node);

@@ -32,6 +32,10 @@ struct ops_options {
         char *const *names; /* TARGET arguments (target_name.h); none: every target */
         size_t name_count;
         int lock_timeout_ms; /* 0: NODE_LOCK_TIMEOUT_MS_DEFAULT */
+        /* status and stop: also the devices NVML no longer lists that still have folders of the
+         * layout (TARGET_ORPHAN), after NVML's targets; a TARGET that is such a device's whole
+         * UUID names it. */
+        bool orphans;
 };
 
 /* Why ops_context_open failed, for the exit status. */
@@ -53,6 +57,8 @@ struct ops_context {
         char *program; /* the control program's absolute path */
         struct mps_daemon *daemons;
         size_t daemon_count;
+        char (*orphan_uuids)[NODE_UUID_MAX]; /* what TARGET_ORPHAN targets point into */
+        size_t orphan_count;
 };
 
 /* Fills the context: layout, NVML discovery, TARGET resolution, control program. The daemon scan
@@ -65,14 +71,24 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
 int ops_context_prepare(const struct ops_options *options, struct ops_context *ret_context,
                         struct error *err);
 
-/* Loads NVML, reads the node and unloads NVML again. *ret_failure says DRIVER (no usable NVML)
- * or OTHER (a GPU that did not answer). */
+/* Loads NVML, reads the node (lost GPUs kept, marked: node_discover_with_lost) and unloads NVML
+ * again. *ret_failure says DRIVER (no usable NVML) or OTHER (a GPU that did not answer). */
 int ops_read_node(struct node **ret_node, enum ops_failure *ret_failure, struct error *err);
 
 /* Makes `node` the context's node (the context frees it, on failure too) and resolves the
  * options' TARGET names in it into context->targets. */
 int ops_context_resolve(struct ops_context *context, struct node *node, struct error *err);
 void ops_context_done(struct ops_context *context);
+
+/* ops_context_resolve's work when options.orphans is set (orphans.c): the orphans of the layout
+ * are found in its folders (default layout: marked <UUID> folders of the runtime folder; seed
+ * layout: /tmp/mps_<UUID> of devices the node cache lists), NVML's targets resolved from the
+ * other names, and the orphans appended (all of them without names). Returns the target count. */
+int ops_resolve_with_orphans(struct ops_context *context, struct error *err);
+
+/* Appends one TARGET_LOST_GPU per lost GPU when no TARGET was named (status shows them). 0 or
+ * -ENOMEM. */
+int ops_context_add_lost_gpus(struct ops_context *context);
 
 /* Scans /proc for control daemons into context->daemons (replacing an earlier scan). */
 int ops_context_scan(struct ops_context *context, struct error *err);
@@ -126,6 +142,7 @@ struct stop_result {
         pid_t pid;                /* the daemon stopped, or the stale pid */
         unsigned folders_removed; /* made by mpsmig */
         unsigned folders_left;    /* not made by mpsmig (the seed scripts'): left in place */
+        char folders_note[320];   /* why a folder was kept, when one was; empty otherwise */
         long long elapsed_ms;
         struct error error; /* STOP_FAILED: why; otherwise a note or empty */
 };
@@ -141,8 +158,9 @@ struct stop_result {
 int ops_stop(struct ops_context *context, struct stop_result *results, struct error *err);
 
 /* Drops the whole-GPU targets that have no pipe folder in the layout (so no daemon of this layout
- * can run there): `stop` without TARGETs and without --whole-gpus reaches whole GPUs that were
- * started with --whole-gpus, without listing every idle GPU as "not running". */
+ * can run there): `stop` and `status` without TARGETs and without --whole-gpus reach whole GPUs
+ * that were started with --whole-gpus, without listing every idle GPU as "not running". Other
+ * kinds of target are kept. */
 void ops_stop_keep_used_whole_gpus(struct ops_context *context);
 
 /* Stops the daemon of one target as ops_stop does (without --force), from the caller's daemon
@@ -216,6 +234,7 @@ enum daemon_state {
         DAEMON_STALE,         /* its pid file names a process that is gone */
         DAEMON_NOT_ANSWERING, /* alive, but a query did not come back in time */
         DAEMON_ERROR,         /* its folders could not be read safely: see the error */
+        DAEMON_GPU_LOST,      /* a TARGET_LOST_GPU row: NVML cannot reach the GPU */
 };
 
 struct status_server {
@@ -242,6 +261,7 @@ struct status_result {
         /* Other control daemons that serve this target's device from another pipe folder. */
         struct mps_daemon *others;
         size_t other_count;
+        bool orphaned;      /* a TARGET_ORPHAN: NVML no longer lists its device */
         struct error error; /* not answering / error: why */
 };
 

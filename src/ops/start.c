@@ -333,9 +333,12 @@ static _Noreturn void discovery_child(int fd)
         int r = nvml_open(&nvml, &err);
         if (r == 0) {
                 failure = OPS_FAILURE_OTHER;
-                r = node_discover(nvml, &node, &err);
+                /* A lost GPU is handed over marked: start serves the healthy ones. */
+                r = node_discover_with_lost(nvml, &node, &err);
+                if (r > 0)
+                        r = 0;
         }
-        if (r == 0 && (r = node_cache_format(node, &text)) < 0)
+        if (r == 0 && (r = node_cache_format_with_lost(node, &text)) < 0)
                 (void)error_set(&err, r, "cannot pass the node on: %s", strerror(-r));
         char header[64];
         int length = snprintf(header, sizeof(header), "%d %d\n", r, r < 0 ? (int)failure : 0);
@@ -431,7 +434,7 @@ static void discovery_read(struct discovery *discovery)
                 return;
         }
         discovery->result =
-            node_cache_parse(text + header, used - (size_t)header, &discovery->node);
+            node_cache_parse_with_lost(text + header, used - (size_t)header, &discovery->node);
         if (discovery->result < 0) {
                 (void)error_set(&discovery->error, discovery->result,
                                 "the process reading NVML gave an answer that does not parse");

@@ -24,6 +24,8 @@ const char *daemon_state_string(enum daemon_state state)
                 return "stale";
         case DAEMON_NOT_ANSWERING:
                 return "not answering";
+        case DAEMON_GPU_LOST:
+                return "gpu lost";
         case DAEMON_ERROR:
                 break;
         }
@@ -105,6 +107,14 @@ static int status_target(struct status_job *job, const struct target *target,
 {
         struct ops_context *context = job->context;
         struct error *err = &result->error;
+        if (target->kind == TARGET_LOST_GPU) {
+                /* Its devices' daemons, if any, are orphans (NVML cannot name them): rows of
+                 * their own. */
+                result->state = DAEMON_GPU_LOST;
+                (void)error_set(err, -ENXIO, "%s", target->gpu->lost_reason);
+                return 0;
+        }
+        result->orphaned = target->kind == TARGET_ORPHAN;
         int r = layout_paths(&context->layout, target->uuid, &result->paths, err);
         if (r < 0)
                 return r;

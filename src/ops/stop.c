@@ -209,6 +209,8 @@ static int stop_target(struct stop_job *job, const struct target *target,
                                     result->outcome == STOP_STOPPED ? "stopped" : "not running");
         result->folders_removed = removal.removed;
         result->folders_left = removal.left_unmarked;
+        (void)snprintf(result->folders_note, sizeof(result->folders_note), "%s",
+                       removal.kept_reason);
         return 0;
 }
 

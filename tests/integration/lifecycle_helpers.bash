@@ -59,3 +59,30 @@ ask() {
         printf '%b' "$2" | CUDA_MPS_PIPE_DIRECTORY=$1 timeout 10 \
                 "$SIMRUN" "$topology" -- nvidia-cuda-mps-control
 }
+
+# The node changing under running daemons. simgpu reads the topology file when each process
+# starts, so rewriting the private copy between commands is what `nvidia-smi mig -dci/-dgi` or a
+# GPU falling off the bus does: every later command sees the new node, the daemons keep running.
+# The file is replaced whole (a process starting meanwhile reads the old or the new one).
+
+# destroy_instance UUID: the MIG device UUID no longer exists.
+destroy_instance() {
+        sed -e "/\"uuid\": \"$1\"/d" "$topology" | sed -z -E 's/\},(\n[[:space:]]*\])/}\1/g' \
+                >"$topology.new" && mv "$topology.new" "$topology"
+}
+
+# lose_gpu INDEX: GPU INDEX is lost (NVML answers GPU_IS_LOST, even for its handle).
+lose_gpu() {
+        awk -v want="$1" '/"compute_mode":/ { if (seen++ == want) sub(/"compute_mode":/, "\"lost\": true, &") } { print }' \
+                "$topology" >"$topology.new" && mv "$topology.new" "$topology"
+}
+
+# fake_nvidia_gpus: the driver's /proc/driver/nvidia/gpus for this topology (a folder per PCI
+# bus id, spelt as the driver does: "0000:17:00.0"), which mpsmig reads for a lost GPU's bus id.
+fake_nvidia_gpus() {
+        mkdir -p "$T/nvidia-gpus"
+        for bus in $(grep -oE '"pci_bus_id": *"[0-9A-Fa-f:.]+"' "$topology" | cut -d'"' -f4); do
+                mkdir -p "$T/nvidia-gpus/$(tr 'A-F' 'a-f' <<<"${bus#0000}")"
+        done
+        export MPSMIG_NVIDIA_GPUS_DIR=$T/nvidia-gpus
+}

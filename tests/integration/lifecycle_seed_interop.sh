@@ -1,7 +1,8 @@
 #!/bin/bash
 # mpsmig and the seed scripts (tests/integration/seed/, as written) on one node: the seed's four
 # daemons in /tmp/mps_<UUID> are seen by `status --layout seed`, kept by `start --layout seed`
-# and stopped by `stop --layout seed` (their folders kept: mpsmig did not make them); the
+# and stopped by `stop --layout seed` (their folders removed by name when they hold only what the
+# control program writes, kept with the reason otherwise); the
 # default layout refuses to start a second daemon on an instance a seed daemon serves, saying
 # which pid and folder and what to do; and the seed's stop script stops mpsmig's seed layout.
 # ctest: RESOURCE_LOCK seed_tmp
@@ -78,16 +79,24 @@ check_eq "start --layout seed: exit 0" 0 "$rc"
 check_eq "start --layout seed: four already running" 4 "$(rows 'already running' "$out")"
 check_eq "start --layout seed: the same daemons" "$seed_daemons" "$(daemons)"
 
-# --- stop --layout seed stops the seed's daemons and keeps the seed's folders
+# --- stop --layout seed stops the seed's daemons and removes the seed's folders by name, except
+# one that holds a file the control program does not write (kept, and stop says why)
+echo "an admin's note" >"/tmp/mps_log_$UUID3/notes.txt"
 m stop --layout seed
 check_eq "stop --layout seed: exit 0" 0 "$rc"
 check_eq "stop --layout seed: four stopped by quit" 4 "$(rows 'stopped \(quit\)' "$out")"
-check_eq "stop --layout seed: folders kept" 4 "$(count '0 removed, 2 kept (not made by mpsmig)' "$out")"
+check_eq "stop --layout seed: three removed both" 3 "$(count ' 2 removed ' "$out")"
+check_eq "stop --layout seed: one kept its log folder" 1 "$(count '1 removed, 1 kept (not made by mpsmig)' "$out")"
+check_contains "stop --layout seed: says why it kept one" \
+        "kept /tmp/mps_log_$UUID3: it holds notes.txt, which is not what the MPS control program leaves there" "$err"
 check_eq "stop --layout seed: no daemon left" "" "$(daemons)"
-for uuid in $uuids; do
-        [ -d "/tmp/mps_$uuid" ] && [ -d "/tmp/mps_log_$uuid" ] && pass "seed folders of $uuid kept" \
-                || fail "seed folders of $uuid kept"
+for uuid in $UUID0 $UUID1 $UUID2; do
+        [ ! -e "/tmp/mps_$uuid" ] && [ ! -e "/tmp/mps_log_$uuid" ] && pass "seed folders of $uuid removed" \
+                || fail "seed folders of $uuid removed"
 done
+[ ! -e "/tmp/mps_$UUID3" ] && [ -f "/tmp/mps_log_$UUID3/notes.txt" ] &&
+        pass "the log folder with a foreign file is kept, its file untouched" ||
+        fail "the log folder with a foreign file is kept, its file untouched"
 m status --layout seed
 check_eq "status --layout seed after stop: exit 3" 3 "$rc"
 check_eq "status --layout seed after stop: four not running" 4 "$(rows 'not running' "$out")"

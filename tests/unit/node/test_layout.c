@@ -1,7 +1,8 @@
 /* The folder layout in a private runtime folder: which runtime folder is chosen, the refusal of
  * one too long for the daemon's sockets (at the exact boundary), the default and seed paths,
  * making, reading the pid file, cleaning a dead daemon's files, a planted link refused, and
- * removal of what mpsmig made only. */
+ * removal of what mpsmig made only, and of the seed scripts' /tmp folders when they hold only
+ * what the control program writes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -273,6 +276,110 @@ static void test_pid_file_and_stale_files(void **state)
         close(pipe_fd);
 }
 
+/* The seed scripts' folders of a UUID of this test's own (its pid), as they leave them. */
+static char seed_uuid[64];
+
+static void seed_path(char *buffer, size_t size, const char *prefix, const char *name)
+{
+        (void)snprintf(buffer, size, "%s/%s%s%s%s", LAYOUT_SEED_DIR, prefix, seed_uuid,
+                       name ? "/" : "", name ? name : "");
+}
+
+static void make_seed_entry(const char *prefix, const char *name, mode_t type)
+{
+        char path[512];
+        seed_path(path, sizeof(path), prefix, name);
+        if (type == S_IFSOCK) {
+                struct sockaddr_un address = {.sun_family = AF_UNIX};
+                assert_true(strlen(path) < sizeof(address.sun_path));
+                memcpy(address.sun_path, path, strlen(path) + 1);
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fd >= 0);
+                assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+                close(fd);
+        } else if (type == S_IFIFO) {
+                assert_int_equal(mkfifo(path, 0777), 0);
+        } else {
+                int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                assert_true(fd >= 0);
+                close(fd);
+        }
+}
+
+/* The pipe and log folders as a seed daemon leaves them after `quit`, `control` a regular file
+ * instead of a socket when `wrong_control`. */
+static void make_seed_folders(bool wrong_control)
+{
+        char path[512];
+        seed_path(path, sizeof(path), LAYOUT_SEED_PIPE_PREFIX, NULL);
+        assert_int_equal(mkdir(path, 0755), 0);
+        seed_path(path, sizeof(path), LAYOUT_SEED_LOG_PREFIX, NULL);
+        assert_int_equal(mkdir(path, 0755), 0);
+        make_seed_entry(LAYOUT_SEED_PIPE_PREFIX, "control", wrong_control ? S_IFREG : S_IFSOCK);
+        make_seed_entry(LAYOUT_SEED_PIPE_PREFIX, "control_privileged", S_IFSOCK);
+        make_seed_entry(LAYOUT_SEED_PIPE_PREFIX, "control_lock", S_IFREG);
+        make_seed_entry(LAYOUT_SEED_PIPE_PREFIX, "log", S_IFIFO);
+        make_seed_entry(LAYOUT_SEED_PIPE_PREFIX, LAYOUT_PID_FILE, S_IFREG);
+        make_seed_entry(LAYOUT_SEED_LOG_PREFIX, "control.log", S_IFREG);
+        make_seed_entry(LAYOUT_SEED_LOG_PREFIX, "server.log", S_IFREG);
+}
+
+static int seed_teardown(void **state)
+{
+        char command[1200];
+        (void)snprintf(command, sizeof(command), "rm -rf '%s/%s%s' '%s/%s%s'", LAYOUT_SEED_DIR,
+                       LAYOUT_SEED_PIPE_PREFIX, seed_uuid, LAYOUT_SEED_DIR, LAYOUT_SEED_LOG_PREFIX,
+                       seed_uuid);
+        return system(command) == 0 ? teardown(state) : -1;
+}
+
+static void test_seed_folders_removed_when_safe(void **state)
+{
+        (void)snprintf(seed_uuid, sizeof(seed_uuid), "MIG-00000000-0000-0000-0000-%012d",
+                       (int)getpid());
+        struct layout seed;
+        struct error err = {0};
+        assert_int_equal(layout_init(LAYOUT_SEED, base, &seed, &err), 0);
+        struct layout_removal removal;
+
+        /* Only what the control program writes: both removed, by name. */
+        make_seed_folders(false);
+        assert_int_equal(layout_remove(&seed, seed_uuid, &removal, &err), 0);
+        assert_int_equal(removal.removed, 2);
+        assert_int_equal(removal.left_unmarked, 0);
+        assert_string_equal(removal.kept_reason, "");
+        assert_false(exists("%s/%s%s", LAYOUT_SEED_DIR, LAYOUT_SEED_PIPE_PREFIX, seed_uuid));
+        assert_false(exists("%s/%s%s", LAYOUT_SEED_DIR, LAYOUT_SEED_LOG_PREFIX, seed_uuid));
+
+        /* A `control` that is no socket: that folder is kept, untouched, and the reason says so;
+         * the log folder goes. */
+        make_seed_folders(true);
+        assert_int_equal(layout_remove(&seed, seed_uuid, &removal, &err), 0);
+        assert_int_equal(removal.removed, 1);
+        assert_int_equal(removal.left_unmarked, 1);
+        assert_non_null(strstr(removal.kept_reason, "it holds control, which is not"));
+        assert_true(exists("%s/%s%s/%s", LAYOUT_SEED_DIR, LAYOUT_SEED_PIPE_PREFIX, seed_uuid,
+                           LAYOUT_PID_FILE));
+        assert_false(exists("%s/%s%s", LAYOUT_SEED_DIR, LAYOUT_SEED_LOG_PREFIX, seed_uuid));
+
+        /* A link in place of the log folder. */
+        char path[2048], target[1100];
+        (void)snprintf(target, sizeof(target), "%s/elsewhere", base);
+        assert_int_equal(mkdir(target, 0755), 0);
+        (void)snprintf(path, sizeof(path), "%s/server.log", target);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        seed_path(path, sizeof(path), LAYOUT_SEED_LOG_PREFIX, NULL);
+        assert_int_equal(symlink(target, path), 0);
+        /* As for any folder: a link where a folder should be is an error naming it (stop fails
+         * that target), never followed. */
+        assert_int_equal(layout_remove(&seed, seed_uuid, &removal, &err), -ELOOP);
+        assert_non_null(strstr(err.message, "is a symbolic link"));
+        assert_true(exists("%s", path));
+        assert_true(exists("%s/server.log", target));
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -285,6 +392,8 @@ int main(void)
             TEST(test_folders_not_made_by_mpsmig_stay),
             TEST(test_planted_link_refused),
             TEST(test_pid_file_and_stale_files),
+            cmocka_unit_test_setup_teardown(test_seed_folders_removed_when_safe, setup,
+                                            seed_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* The node model over simgpu's topologies: every GPU and MIG device field compared with what the
  * topology file says (read here independently with jansson), hand-written checks of the seed
- * A30 and the H100, lost GPUs, MIG states, and the targets derived from the model. */
+ * A30 and the H100, lost GPUs (and their bus ids from the driver's GPU folder), MIG states, and
+ * the targets derived from the model. */
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -366,6 +369,52 @@ static void test_lost_gpu_kept_in_lenient_discovery(void **state)
         assert_ptr_equal(targets[0].gpu, &node->gpus[0]);
 }
 
+/* NVML refuses a lost GPU's handle, so its bus id comes from the driver's folder of GPUs
+ * (/proc/driver/nvidia/gpus, spelt "0000:2a:00.0"): the one no healthy GPU has. */
+static void test_lost_gpu_bus_id(void **state)
+{
+        char dir[256], path[512];
+        (void)snprintf(dir, sizeof(dir), "%s/gpus.XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        assert_non_null(mkdtemp(dir));
+        const char *entries[] = {"0000:18:00.0", "0000:2a:00.0", "not-a-gpu"};
+        for (size_t i = 0; i < 3; i++) {
+                (void)snprintf(path, sizeof(path), "%s/%s", dir, entries[i]);
+                assert_int_equal(mkdir(path, 0755), 0);
+        }
+        assert_int_equal(setenv(NODE_NVIDIA_GPUS_DIR_ENV, dir, 1), 0);
+        _cleanup_nvml_ struct nvml *nvml = open_topology("lost-gpu");
+        struct error err = {0};
+        _cleanup_node_ struct node *node = NULL;
+        assert_int_equal(node_discover_with_lost(nvml, &node, &err), 1);
+        assert_string_equal(node->gpus[0].pci_bus_id, "00000000:18:00.0"); /* from NVML */
+        assert_string_equal(node->gpus[1].pci_bus_id, "00000000:2A:00.0");
+
+        /* A count that does not match (a GPU the driver lists that NVML does not) is no guess. */
+        (void)snprintf(path, sizeof(path), "%s/0000:3b:00.0", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        node->gpus[1].pci_bus_id[0] = '\0';
+        node_lost_bus_ids(node, dir);
+        assert_string_equal(node->gpus[1].pci_bus_id, "");
+        node_lost_bus_ids(node, "/nonexistent/gpus"); /* no folder: nothing, no failure */
+        assert_string_equal(node->gpus[1].pci_bus_id, "");
+        assert_int_equal(unsetenv(NODE_NVIDIA_GPUS_DIR_ENV), 0);
+        for (size_t i = 0; i < 3; i++) {
+                (void)snprintf(path, sizeof(path), "%s/%s", dir, entries[i]);
+                assert_int_equal(rmdir(path), 0);
+        }
+        (void)snprintf(path, sizeof(path), "%s/0000:3b:00.0", dir);
+        assert_int_equal(rmdir(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+
+        char normal[32];
+        assert_int_equal(node_normalize_bus_id("0000:ca:00.0", normal, sizeof(normal)), 0);
+        assert_string_equal(normal, "00000000:CA:00.0");
+        assert_int_equal(node_normalize_bus_id("00000000:CA:00.0", normal, sizeof(normal)), 0);
+        assert_string_equal(normal, "00000000:CA:00.0");
+        assert_int_equal(node_normalize_bus_id("0000:ca:00.0x", normal, sizeof(normal)), -EINVAL);
+        assert_int_equal(node_normalize_bus_id("..", normal, sizeof(normal)), -EINVAL);
+}
+
 static void test_state_words(void **state)
 {
         assert_string_equal(mig_mode_string(MIG_MODE_ENABLED), "enabled");
@@ -402,6 +451,7 @@ int main(void)
             cmocka_unit_test(test_pending_and_empty_mig_states),
             cmocka_unit_test(test_lost_gpu_fails_strict_discovery),
             cmocka_unit_test(test_lost_gpu_kept_in_lenient_discovery),
+            cmocka_unit_test(test_lost_gpu_bus_id),
             cmocka_unit_test(test_state_words),
             cmocka_unit_test(test_free_is_null_safe),
         };

@@ -1,6 +1,7 @@
 /* The node cache: a node written and read back field for field, every malformed text refused
  * (bad JSON, another schema, a missing or mistyped field, a string too long, ranges that do not
- * fit), a lost GPU never written, and the file: 0644 whatever the umask, not rewritten when
+ * fit), a lost GPU never written (a node with one removes the cache) but handed over marked by
+ * the _with_lost pair, and the file: 0644 whatever the umask, not rewritten when
  * unchanged, a planted link replaced and never followed, untrusted files not read. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -151,6 +152,46 @@ static void test_lost_gpu_not_written(void **state)
         char *text = NULL;
         assert_int_equal(node_cache_format(node, &text), -EINVAL);
         assert_null(text);
+}
+
+/* start's NVML child hands a lost GPU over marked, with its reason and bus id; the file parser
+ * refuses that text, so a cache never names a lost GPU. */
+static void test_lost_gpu_handed_over(void **state)
+{
+        _cleanup_node_ struct node *node = sample();
+        assert_int_equal(node->gpus[1].mig_device_count, 0);
+        node->gpus[1].lost = true;
+        snprintf(node->gpus[1].lost_reason, sizeof(node->gpus[1].lost_reason),
+                 "nvmlDeviceGetHandleByIndex(GPU 1): GPU is lost");
+        snprintf(node->gpus[1].pci_bus_id, sizeof(node->gpus[1].pci_bus_id), "00000000:2A:00.0");
+        node->lost_gpu_count = 1;
+        _cleanup_free_ char *text = NULL;
+        assert_int_equal(node_cache_format_with_lost(node, &text), 0);
+        _cleanup_node_ struct node *back = NULL;
+        assert_int_equal(node_cache_parse_with_lost(text, strlen(text), &back), 0);
+        assert_int_equal(back->lost_gpu_count, 1);
+        assert_false(back->gpus[0].lost);
+        assert_true(back->gpus[1].lost);
+        assert_string_equal(back->gpus[1].lost_reason, node->gpus[1].lost_reason);
+        assert_string_equal(back->gpus[1].pci_bus_id, "00000000:2A:00.0");
+        _cleanup_node_ struct node *from_file = NULL;
+        assert_int_equal(node_cache_parse(text, strlen(text), &from_file), -EBADMSG);
+        assert_null(from_file);
+}
+
+/* A start that saw a lost GPU removes the cache: the next start reads NVML first. */
+static void test_lost_gpu_removes_cache(void **state)
+{
+        _cleanup_node_ struct node *node = sample();
+        struct error err = {0};
+        assert_int_equal(node_cache_write(base_fd, base, node, &err), 0);
+        assert_int_equal(faccessat(base_fd, NODE_CACHE_FILE, F_OK, 0), 0);
+        node->gpus[1].lost = true;
+        node->lost_gpu_count = 1;
+        assert_int_equal(node_cache_write(base_fd, base, node, &err), 0);
+        assert_int_equal(faccessat(base_fd, NODE_CACHE_FILE, F_OK, 0), -1);
+        assert_int_equal(errno, ENOENT);
+        assert_int_equal(node_cache_write(base_fd, base, node, &err), 0); /* none: still fine */
 }
 
 /* The sample's text with `from` replaced by `to` (once), parsed. */
@@ -334,8 +375,13 @@ static void test_untrusted_files(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            TEST(test_round_trip),     TEST(test_lost_gpu_not_written), TEST(test_malformed),
-            TEST(test_write_and_read), TEST(test_untrusted_files),
+            TEST(test_round_trip),
+            TEST(test_lost_gpu_not_written),
+            TEST(test_malformed),
+            TEST(test_write_and_read),
+            TEST(test_untrusted_files),
+            TEST(test_lost_gpu_handed_over),
+            TEST(test_lost_gpu_removes_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
