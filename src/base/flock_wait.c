@@ -6,8 +6,8 @@
 #include <sys/file.h>
 #include <time.h>
 
-#define PAUSE_MIN_NS 1000000L  /* 1 ms */
-#define PAUSE_MAX_NS 25000000L /* 25 ms */
+#define PAUSE_MIN_NS 1000000L /* 1 ms */
+#define PAUSE_MAX_NS 5000000L /* 5 ms: a lock given back waits little for its next holder */
 
 long long monotonic_now_ms(void)
 {

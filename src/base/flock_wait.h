@@ -7,6 +7,6 @@
 long long monotonic_now_ms(void);
 
 /* Takes flock(fd, `operation` | LOCK_NB) (LOCK_EX or LOCK_SH), pausing 1 ms, doubling up to
- * 25 ms, until it is granted or `deadline_ms` (monotonic_now_ms() time) passes. 0 when taken,
+ * 5 ms, until it is granted or `deadline_ms` (monotonic_now_ms() time) passes. 0 when taken,
  * -ETIMEDOUT when the deadline passed first, another negative errno when flock itself failed. */
 int flock_wait(int fd, int operation, long long deadline_ms);

@@ -192,10 +192,10 @@ static bool refused_busy(const struct spawn_result *res)
 /* The daemon's turn: an flock on its pipe folder, which every mpsmig of every user takes around
  * each control client it runs, so that they queue instead of being turned away. A folder opened
  * for reading can be locked without write access to it. The lock only orders the polite: a
- * holder that never lets go (another user, or a process stuck on a hung daemon) costs at most
- * MPS_CONTROL_TURN_SHARE of the deadline, after which the client runs without its turn and the
- * retry below absorbs the refusals. -1 when the folder cannot be opened (the program then says
- * what is wrong with it) or the turn did not come. */
+ * holder that never lets go (another user, or a queue stuck behind a hung daemon) costs at most
+ * the turn's wait, after which the client runs without its turn and the retry below absorbs the
+ * refusals. -1 when the folder cannot be opened (the program then says what is wrong with it) or
+ * the turn did not come. */
 static int take_turn(const char *pipe_dir, long long deadline_ms)
 {
         _cleanup_close_ int fd = open(pipe_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY);
@@ -227,9 +227,9 @@ static void pause_ms(unsigned base_ms, long long deadline_ms)
 static int query(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
                  struct spawn_result *ret_result, struct error *err)
 {
-        long long began = monotonic_now_ms(), deadline = began + timeout_ms;
-        _cleanup_close_ int turn =
-            take_turn(ep->pipe_dir, began + (long long)timeout_ms * MPS_CONTROL_TURN_SHARE / 100);
+        int turn_wait = ep->turn_wait_ms > 0 ? ep->turn_wait_ms : MPS_CONTROL_TURN_WAIT_MS_DEFAULT;
+        _cleanup_close_ int turn = take_turn(ep->pipe_dir, monotonic_now_ms() + turn_wait);
+        long long deadline = monotonic_now_ms() + timeout_ms;
         struct spawn_result res = {0};
         unsigned backoff_ms = MPS_CONTROL_BUSY_PAUSE_MIN_MS;
         int attempts = 0, r;

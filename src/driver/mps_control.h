@@ -15,11 +15,13 @@
 #define MPS_CONTROL_ENV_OVERRIDE       "MPSMIG_MPS_CONTROL" /* absolute path of the program */
 #define MPS_CONTROL_TIMEOUT_MS_DEFAULT 10000
 /* A daemon serves one control client at a time and turns the others away (docs/driver-facts.md):
- * clients take turns per daemon, waiting for their turn at most this share (percent) of their
- * deadline, and a client turned away anyway asks again after a pause that grows from MIN to MAX. */
-#define MPS_CONTROL_TURN_SHARE        75
-#define MPS_CONTROL_BUSY_PAUSE_MIN_MS 2
-#define MPS_CONTROL_BUSY_PAUSE_MAX_MS 32
+ * clients take turns per daemon, waiting for their turn at most MPS_CONTROL_TURN_WAIT_MS_DEFAULT
+ * (an endpoint may say less) before they go ahead without it, and a client turned away asks again
+ * after a pause that grows from MIN to MAX. The turn costs about 3 ms a query on an H200, so a
+ * queue of hundreds clears within the wait (docs/benchmarks.md). */
+#define MPS_CONTROL_TURN_WAIT_MS_DEFAULT 10000
+#define MPS_CONTROL_BUSY_PAUSE_MIN_MS    2
+#define MPS_CONTROL_BUSY_PAUSE_MAX_MS    32
 /* The longest pipe folder path whose sockets still fit a sockaddr_un (108 bytes with the NUL)
  * once "/control_privileged" is appended. */
 #define MPS_CONTROL_PIPE_DIR_MAX 88
@@ -31,6 +33,7 @@ struct mps_endpoint {
         const char *pipe_dir;    /* CUDA_MPS_PIPE_DIRECTORY; required */
         const char *log_dir;     /* CUDA_MPS_LOG_DIRECTORY; NULL: not set */
         int timeout_ms;          /* per invocation; 0: MPS_CONTROL_TIMEOUT_MS_DEFAULT */
+        int turn_wait_ms;        /* for the daemon's turn; 0: MPS_CONTROL_TURN_WAIT_MS_DEFAULT */
 };
 
 /* Finds the control program: $MPSMIG_MPS_CONTROL (absolute, executable) or else the first
@@ -54,8 +57,10 @@ int mps_control_start(const struct mps_endpoint *endpoint, struct error *err);
 
 /* Runs the program in client mode with `commands` (one per line, '\n'-terminated) on stdin and
  * timeout `timeout_ms` (0: the endpoint's). Every query of this module, this one included, is
- * serialised per daemon across processes and users (an flock on the pipe folder) and asked again
- * while the daemon answers MPS_TEXT_BUSY, all within the timeout. Returns 0 with the raw stdout
+ * serialised per daemon across processes and users: it first waits for the daemon's turn (an flock
+ * on the pipe folder; at most the endpoint's turn_wait_ms, which the timeout does not include),
+ * then asks, again while the daemon answers MPS_TEXT_BUSY, within the timeout. Returns 0 with the
+ * raw stdout
  * (*ret_output, malloc'd, NUL-terminated) and exit status whenever the program ran to its end,
  * whatever its status; MPS_ANSWER_NO_DAEMON (-ESRCH) when it said "Cannot find MPS control daemon
  * process"; -EBUSY when the daemon stayed busy with other clients until the timeout; -ETIMEDOUT,

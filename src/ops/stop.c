@@ -180,6 +180,8 @@ static int stop_target(struct stop_job *job, const struct target *target,
                     .pipe_dir = paths->pipe_dir,
                     .log_dir = paths->log_dir,
                     .timeout_ms = QUIT_ANSWER_MS,
+                    /* A stop does not queue behind a burst of runs at a hung daemon. */
+                    .turn_wait_ms = QUIT_ANSWER_MS,
                 };
                 r = stop_daemon(job, &endpoint, ours, result);
                 if (r < 0)
