@@ -15,10 +15,10 @@
 #include "mps_control.h"
 #include "mps_wire.h"
 
-#define POLL_MAX         (3 + MPS_MAX_SERVERS + MPS_MAX_CONNECTIONS)
+#define POLL_MAX         (4 + MPS_MAX_SERVERS + MPS_MAX_CONNECTIONS)
 #define FLUSH_AT_EXIT_MS 1000 /* how long the last answers (quit's) may take to leave */
 
-enum poll_source { SOURCE_LISTEN, SOURCE_FIFO, SOURCE_SERVER, SOURCE_CONNECTION };
+enum poll_source { SOURCE_LISTEN, SOURCE_FIFO, SOURCE_WATCH, SOURCE_SERVER, SOURCE_CONNECTION };
 
 struct poll_entry {
         enum poll_source source;
@@ -383,6 +383,13 @@ static void handle(struct mps_daemon *daemon, const struct pollfd *pfd,
         case SOURCE_FIFO:
                 drain_fifo(daemon);
                 break;
+        case SOURCE_WATCH:
+                /* SIMGPU_MPS_EXIT_WITH_PID: the test that started the daemon has ended, however
+                 * it ended (SIGKILL included); end as a quit would, hung or not. */
+                mps_log(daemon, "Process %d ended (SIMGPU_MPS_EXIT_WITH_PID)",
+                        (int)daemon->watch_pid);
+                mps_daemon_finish_quit(daemon);
+                break;
         case SOURCE_SERVER: {
                 struct mps_server *server = entry->object;
                 if (server->in_use && server->pidfd == pfd->fd)
@@ -415,6 +422,10 @@ int mps_daemon_loop(struct mps_daemon *daemon)
                 entries[count++] = (struct poll_entry){SOURCE_LISTEN, NULL};
                 fds[count] = (struct pollfd){.fd = daemon->fifo_fd, .events = POLLIN};
                 entries[count++] = (struct poll_entry){SOURCE_FIFO, NULL};
+                if (daemon->watch_pidfd >= 0) {
+                        fds[count] = (struct pollfd){.fd = daemon->watch_pidfd, .events = POLLIN};
+                        entries[count++] = (struct poll_entry){SOURCE_WATCH, NULL};
+                }
                 for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
                         if (!daemon->servers[i].in_use)
                                 continue;

@@ -135,6 +135,8 @@ struct mps_daemon {
         int server_log_fd;
         bool pid_file_written;
         pid_t pid;
+        pid_t watch_pid;  /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends when this process does */
+        int watch_pidfd;  /* its pidfd, -1 when none */
 
         struct mps_limits defaults;
         int default_client_priority;

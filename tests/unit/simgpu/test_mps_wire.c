@@ -169,12 +169,15 @@ static void start_daemon(struct daemon *d, bool multiuser, const char *percentag
 {
         const char *build = getenv("MPSMIG_BUILD"), *source = getenv("MPSMIG_SOURCE");
         char program[512], topology[512], env_pipe[400], env_log[400], env_topology[600],
-            env_percentage[64];
-        char *envp[8] = {env_pipe,
+            env_percentage[64], env_watch[64];
+        /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends with this test however it ends (a SIGKILL
+         * or a Ctrl-C runs no teardown) */
+        char *envp[9] = {env_pipe,
                          env_log,
                          env_topology,
                          (char *)"CUDA_VISIBLE_DEVICES=" MIG0,
                          (char *)"SIMGPU_MPS_START_LATENCY_MS=0",
+                         env_watch,
                          NULL};
         char *argv[] = {(char *)"nvidia-cuda-mps-control", (char *)"-f",
                         multiuser ? (char *)"-M" : NULL, NULL};
@@ -194,13 +197,14 @@ static void start_daemon(struct daemon *d, bool multiuser, const char *percentag
         snprintf(env_pipe, sizeof(env_pipe), "CUDA_MPS_PIPE_DIRECTORY=%s", d->pipe);
         snprintf(env_log, sizeof(env_log), "CUDA_MPS_LOG_DIRECTORY=%s", d->log);
         snprintf(env_topology, sizeof(env_topology), "SIMGPU_TOPOLOGY=%s", topology);
+        snprintf(env_watch, sizeof(env_watch), "SIMGPU_MPS_EXIT_WITH_PID=%d", (int)getpid());
         if (percentage) {
                 snprintf(env_percentage, sizeof(env_percentage),
                          "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=%s", percentage);
-                envp[5] = env_percentage;
+                envp[6] = env_percentage;
         }
         if (extra_environment)
-                envp[percentage ? 6 : 5] = (char *)extra_environment;
+                envp[percentage ? 7 : 6] = (char *)extra_environment;
         extra_environment = NULL;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
