@@ -90,8 +90,8 @@ struct mps_client {
 struct mps_connection {
         int fd;
         enum mps_connection_kind kind;
-        bool ui_logged; /* a control (UI) connection: it holds the daemon until it closes */
-        bool closing;   /* close once the output is written */
+        bool ui_logged;       /* a control (UI) connection: it holds the daemon until it closes */
+        bool closing;         /* close once the output is written */
         bool awaiting_server; /* ps answered while a server starts: sent once none starts */
         char input[MPS_LINE_MAX];
         size_t input_used;
@@ -135,8 +135,8 @@ struct mps_daemon {
         int server_log_fd;
         bool pid_file_written;
         pid_t pid;
-        pid_t watch_pid;  /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends when this process does */
-        int watch_pidfd;  /* its pidfd, -1 when none */
+        pid_t watch_pid; /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends when this process does */
+        int watch_pidfd; /* its pidfd, -1 when none */
 
         struct mps_limits defaults;
         int default_client_priority;
