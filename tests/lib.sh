@@ -79,14 +79,16 @@ finish() {
 trap finish EXIT
 
 # SIGKILL (ctest's timeout) runs no trap: a watchdog, outside the signals of a Ctrl-C, ends what
-# is left once this shell is gone and removes $T. After a normal finish it finds nothing.
-(
+# is left once this shell is gone and removes $T. After a normal finish it finds nothing. Started
+# through a subshell that exits at once, so that it is not one of this shell's jobs: a test's
+# plain `wait` must not wait for it.
+( (
         trap '' INT TERM HUP
         tail --pid=$$ -f /dev/null
         [ -d "$T" ] || exit 0
         end_leftovers
         rm -rf "$T"
-) </dev/null >/dev/null 2>&1 &
+) </dev/null >/dev/null 2>&1 & )
 
 pass() {
         checks=$((checks + 1))
