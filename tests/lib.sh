@@ -60,9 +60,9 @@ end_leftovers() {
         return 0
 }
 
-# Runs on every exit: the end of the script, an `exit`, and the signals that
-# end bash (SIGINT from a terminal's Ctrl-C, SIGTERM, SIGHUP), for which bash runs this EXIT trap
-# before it dies of the signal. Explicit INT/TERM traps would be worse: bash defers a trapped
+# Runs on every exit: the end of the script, an `exit`, and the signals that end bash (SIGINT
+# from a terminal's Ctrl-C, SIGTERM, SIGHUP), for which bash runs this EXIT trap before it dies
+# of the signal. Explicit INT/TERM traps would be worse: bash defers a trapped
 # signal until the foreground command ends, while the EXIT trap of a fatal signal runs at once.
 finish() {
         status=$?
