@@ -17,26 +17,56 @@ export MPSMIG_RUNTIME_DIR=$T/run
 failures=0
 checks=0
 
-# Processes (any program) whose environment names a folder under $T.
+# Every simulated control daemon started from this test (directly or through mpsmig, which passes
+# SIMGPU_* on) ends by itself when this shell does, however it ends: SIGKILL from ctest's timeout
+# included, where no trap runs (docs/simgpu-mps.md).
+export SIMGPU_MPS_EXIT_WITH_PID=$$
+
+# Processes of this test still running (this shell aside): those whose environment names a pipe
+# folder under $T, and those holding a file or their working folder under $T, which finds a
+# control daemon (it holds control_lock and control.log) however its pipe folder was named: a
+# symbolic link, a path that does not start with $T, variables a test set by hand. One grep and
+# one find, so that the scan stays cheap on a machine with many processes.
 processes_under_test_dir() {
-        for environ in /proc/[0-9]*/environ; do
-                pid=${environ#/proc/}
-                pid=${pid%/environ}
-                [ "$pid" = "$$" ] && continue
-                { tr '\0' '\n' <"$environ" | grep -q "^CUDA_MPS_PIPE_DIRECTORY=$T/"; } 2>/dev/null &&
-                        echo "$pid"
+        local self=$BASHPID real found pid seen=" "
+        real=$(cd "$T" 2>/dev/null && pwd -P) || real=$T
+        found=$(
+                grep -lszF "CUDA_MPS_PIPE_DIRECTORY=$T/" /proc/[0-9]*/environ
+                find /proc/[0-9]*/fd /proc/[0-9]*/cwd -maxdepth 1 \( -lname "$T" -o -lname "$T/*" \
+                        -o -lname "$real" -o -lname "$real/*" \) 2>/dev/null
+        )
+        # The scan's own processes are gone by now; so is anything that exited meanwhile.
+        for path in $found; do
+                pid=${path#/proc/}
+                pid=${pid%%/*}
+                case $seen in *" $pid "*) continue ;; esac
+                seen="$seen$pid "
+                [ "$pid" = "$$" ] || [ "$pid" = "$self" ] || [ ! -e "/proc/$pid" ] || echo "$pid"
         done
 }
 
+# Ends what processes_under_test_dir finds (SIGKILL: a test's leftovers get no grace) and says
+# which they were.
+end_leftovers() {
+        local left
+        left=$(processes_under_test_dir)
+        [ -n "$left" ] || return 1
+        echo "FAIL: processes left behind: $left"
+        for pid in $left; do
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null
+                echo
+                kill -9 "$pid" 2>/dev/null
+        done
+        return 0
+}
+
+# Runs on every exit: the end of the script, an `exit`, and the signals that end bash (SIGINT
+# from a terminal's Ctrl-C, SIGTERM, SIGHUP), for which bash runs this EXIT trap before it dies
+# of the signal. Explicit INT/TERM traps would be worse: bash defers a trapped
+# signal until the foreground command ends, while the EXIT trap of a fatal signal runs at once.
 finish() {
         status=$?
-        left=$(processes_under_test_dir)
-        if [ -n "$left" ]; then
-                echo "FAIL: processes left behind: $left"
-                for pid in $left; do
-                        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null; echo
-                        kill -9 "$pid" 2>/dev/null
-                done
+        if end_leftovers; then
                 failures=$((failures + 1))
         fi
         rm -rf "$T"
@@ -47,6 +77,18 @@ finish() {
         exit 0
 }
 trap finish EXIT
+
+# SIGKILL (ctest's timeout) runs no trap: a watchdog, outside the signals of a Ctrl-C, ends what
+# is left once this shell is gone and removes $T. After a normal finish it finds nothing. Started
+# through a subshell that exits at once, so that it is not one of this shell's jobs: a test's
+# plain `wait` must not wait for it.
+( (
+        trap '' INT TERM HUP
+        tail --pid=$$ -f /dev/null
+        [ -d "$T" ] || exit 0
+        end_leftovers
+        rm -rf "$T"
+) </dev/null >/dev/null 2>&1 & )
 
 pass() {
         checks=$((checks + 1))

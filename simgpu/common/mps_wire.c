@@ -96,6 +96,8 @@ static int read_header(int fd, int *ret_status, size_t *ret_length)
                 used++;
         }
         header[used] = '\0';
+        if (strcmp(header, MPS_WIRE_BUSY) == 0)
+                return -EBUSY; /* another control connection holds the daemon */
 
         char *end;
         errno = 0;

@@ -14,6 +14,14 @@
  *             <status> is the exit status it contributes (the client exits with the last
  *             non-zero one, 0 otherwise).
  *
+ * One control connection at a time (driver 580 on an H200, docs/driver-facts.md): a connection
+ * whose first line is a control command holds the daemon from that line until it closes. A
+ * control command arriving first on another connection meanwhile is not run: the daemon answers
+ * the one header line "busy\n" (no length, no text) and closes that connection, and
+ * mps_wire_request returns -EBUSY; the control program in client mode then prints `Cannot send
+ * command to MPS control daemon process` and exits 1, as the real one does. simgpu_attach is
+ * never refused this way, and an attached client's own commands neither hold nor get refused.
+ *
  * Commands beginning with "simgpu_" are internal; the control program in client mode refuses to
  * forward them (it answers `Unknown command "..."` as the real one would):
  *
@@ -30,10 +38,13 @@
 
 #define MPS_WIRE_SOCKET_NAME     "control"
 #define MPS_WIRE_INTERNAL_PREFIX "simgpu_"
+#define MPS_WIRE_BUSY            "busy" /* the refusal header, without its newline */
 
 /* Connects to <pipe_dir>/control. Returns a CLOEXEC fd or a negative errno. */
 int mps_wire_connect(const char *pipe_dir);
 
 /* Sends one request line (without '\n') and reads its response. On success returns 0, sets
- * *ret_status and a malloc'd NUL-terminated *ret_text. Negative errno on I/O or framing error. */
+ * *ret_status and a malloc'd NUL-terminated *ret_text. -EBUSY when the daemon refused the line
+ * because another control connection holds it (see above); another negative errno on I/O or
+ * framing error. */
 int mps_wire_request(int fd, const char *line, int *ret_status, char **ret_text);

@@ -213,7 +213,10 @@ static void cmd_get_client_list(struct mps_daemon *daemon, struct mps_connection
 
 /* Driver 580: no ready server, `Server not found`, each starting server logged as `<busy>`
  * (probe.txt's control.log); `-p` naming no ready server, `Server <PID> not found` twice and an
- * empty line (mps_control_unknowns.txt); a server without clients, nothing; else the table. */
+ * empty line (mps_control_unknowns.txt); a server without clients, nothing; else the table.
+ * While a server starts, the answer (as it stands now) leaves only once the server is ready:
+ * the asker holds the daemon that much longer, which is how driver 580 refuses more control
+ * clients while a server starts (docs/driver-facts.md, 2026-12-02). */
 static void cmd_ps(struct mps_daemon *daemon, struct mps_connection *connection, int argc,
                    char **argv, struct mps_answer *answer)
 {
@@ -227,9 +230,10 @@ static void cmd_ps(struct mps_daemon *daemon, struct mps_connection *connection,
                 const struct mps_server *server = &daemon->servers[i];
                 if (!server->in_use || server->state == MPS_SERVER_EXITING)
                         continue;
-                if (server->state == MPS_SERVER_STARTING)
+                if (server->state == MPS_SERVER_STARTING) {
                         mps_log(daemon, "Server %d is <busy>", (int)server->pid);
-                else
+                        connection->awaiting_server = true;
+                } else
                         any_server = true;
         }
         if (argc > 2 && strcmp(argv[1], "-p") == 0) {
@@ -596,6 +600,12 @@ void mps_command_run(struct mps_daemon *daemon, struct mps_connection *connectio
         }
 
         if (connection->kind == MPS_CONNECTION_NEW) {
+                /* Driver 580 serves one control client at a time and refuses the others
+                 * (docs/driver-facts.md); clients attaching are never refused. */
+                if (mps_daemon_held_by_other(daemon, connection)) {
+                        mps_connection_refuse_busy(connection);
+                        return;
+                }
                 mps_log(daemon, "NEW UI");
                 connection->ui_logged = true;
                 connection->kind = MPS_CONNECTION_UI;

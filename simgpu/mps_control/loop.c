@@ -1,7 +1,7 @@
 /* The daemon's one poll() loop: accepts connections on both sockets, reads request lines and
- * runs them, writes the framed answers, reaps servers through their pidfds, makes started
- * servers ready on time, drains the log fifo into server.log and carries a quit through to the
- * files the real daemon leaves behind. */
+ * runs them (one control connection at a time, mps_wire.h), writes the framed answers, reaps
+ * servers through their pidfds, makes started servers ready on time, drains the log fifo into
+ * server.log and carries a quit through to the files the real daemon leaves behind. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -13,11 +13,12 @@
 #include <unistd.h>
 
 #include "mps_control.h"
+#include "mps_wire.h"
 
-#define POLL_MAX         (3 + MPS_MAX_SERVERS + MPS_MAX_CONNECTIONS)
+#define POLL_MAX         (4 + MPS_MAX_SERVERS + MPS_MAX_CONNECTIONS)
 #define FLUSH_AT_EXIT_MS 1000 /* how long the last answers (quit's) may take to leave */
 
-enum poll_source { SOURCE_LISTEN, SOURCE_FIFO, SOURCE_SERVER, SOURCE_CONNECTION };
+enum poll_source { SOURCE_LISTEN, SOURCE_FIFO, SOURCE_WATCH, SOURCE_SERVER, SOURCE_CONNECTION };
 
 struct poll_entry {
         enum poll_source source;
@@ -29,15 +30,11 @@ static bool answering(const struct mps_daemon *daemon)
         return !daemon->faults.no_answer && daemon->state != MPS_DAEMON_HUNG;
 }
 
-void mps_connection_queue(struct mps_connection *connection, int status, const char *text,
-                          size_t size)
+/* Appends bytes to the connection's output; a reader that never reads is dropped. */
+static void append_output(struct mps_connection *connection, const char *data, size_t size)
 {
-        char header[48];
-        int header_length = snprintf(header, sizeof(header), "%d %zu\n", status, size);
-        size_t needed = connection->output_used + (size_t)header_length + size;
+        size_t needed = connection->output_used + size;
 
-        if (connection->closing || connection->kind == MPS_CONNECTION_CLOSED)
-                return;
         if (needed > MPS_OUTPUT_MAX) {
                 connection->closing = true; /* a reader that never reads: drop it */
                 connection->output_used = 0;
@@ -56,10 +53,58 @@ void mps_connection_queue(struct mps_connection *connection, int status, const c
                 connection->output = grown;
                 connection->output_size = size_new;
         }
-        memcpy(connection->output + connection->output_used, header, (size_t)header_length);
-        connection->output_used += (size_t)header_length;
-        memcpy(connection->output + connection->output_used, text, size);
+        memcpy(connection->output + connection->output_used, data, size);
         connection->output_used += size;
+}
+
+void mps_connection_queue(struct mps_connection *connection, int status, const char *text,
+                          size_t size)
+{
+        char header[48];
+        int header_length = snprintf(header, sizeof(header), "%d %zu\n", status, size);
+
+        if (connection->closing || connection->kind == MPS_CONNECTION_CLOSED)
+                return;
+        if (connection->output_used + (size_t)header_length + size > MPS_OUTPUT_MAX) {
+                connection->closing = true; /* header and text go together or not at all */
+                connection->output_used = 0;
+                return;
+        }
+        append_output(connection, header, (size_t)header_length);
+        append_output(connection, text, size);
+}
+
+/* Whether another connection holds the daemon: a control (UI) connection from its first
+ * command line until it closes (mps_wire.h). A holder whose peer has already hung up is closed
+ * here rather than refusing: its end-of-file may simply not have had its turn in the loop, and
+ * a client that asks after the previous one exited must never be refused. */
+bool mps_daemon_held_by_other(struct mps_daemon *daemon, const struct mps_connection *connection)
+{
+        for (size_t i = 0; i < MPS_MAX_CONNECTIONS; i++) {
+                struct mps_connection *c = daemon->connections[i];
+                struct pollfd pfd;
+
+                if (!c || c == connection || c->kind != MPS_CONNECTION_UI || !c->ui_logged ||
+                    c->closing)
+                        continue;
+                pfd = (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+                if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                        mps_connection_close(daemon, c);
+                        continue;
+                }
+                return true;
+        }
+        return false;
+}
+
+void mps_connection_refuse_busy(struct mps_connection *connection)
+{
+        static const char frame[] = MPS_WIRE_BUSY "\n";
+
+        if (connection->closing || connection->kind == MPS_CONNECTION_CLOSED)
+                return;
+        append_output(connection, frame, sizeof(frame) - 1);
+        connection->closing = true; /* the rest of its lines are not run */
 }
 
 /* Writes what the socket takes now; returns false when the peer is gone. */
@@ -144,12 +189,13 @@ static void accept_connections(struct mps_daemon *daemon, int listen_fd)
 }
 
 /* Runs every complete line in the input buffer. A pending client's further lines wait until
- * it is attached; a line longer than the bound ends the connection. */
+ * it is attached, and those after an answer held back while a server starts until it is sent;
+ * a line longer than the bound ends the connection. */
 static void run_lines(struct mps_daemon *daemon, struct mps_connection *connection)
 {
         while (connection->kind != MPS_CONNECTION_PENDING &&
                connection->kind != MPS_CONNECTION_CLOSED && !connection->closing &&
-               daemon->state != MPS_DAEMON_DONE) {
+               !connection->awaiting_server && daemon->state != MPS_DAEMON_DONE) {
                 char *newline = memchr(connection->input, '\n', connection->input_used);
                 size_t length;
 
@@ -268,7 +314,7 @@ static void flush_all(struct mps_daemon *daemon)
 {
         for (size_t i = 0; i < MPS_MAX_CONNECTIONS; i++) {
                 struct mps_connection *c = daemon->connections[i];
-                if (!c || c->kind == MPS_CONNECTION_CLOSED)
+                if (!c || c->kind == MPS_CONNECTION_CLOSED || c->awaiting_server)
                         continue;
                 if (!flush_output(c) || (c->closing && c->output_used == 0))
                         mps_connection_close(daemon, c);
@@ -297,6 +343,22 @@ static void close_everything(struct mps_daemon *daemon)
         sweep_closed(daemon);
 }
 
+/* Once no server is starting, the answers held back meanwhile leave and their connections'
+ * next lines run (a server that died while starting ends the wait too). */
+static void release_awaiting(struct mps_daemon *daemon)
+{
+        if (mps_servers_next_ready_ms(daemon) >= 0)
+                return;
+        for (size_t i = 0; i < MPS_MAX_CONNECTIONS; i++) {
+                struct mps_connection *c = daemon->connections[i];
+                if (!c || !c->awaiting_server)
+                        continue;
+                c->awaiting_server = false;
+                if (c->kind != MPS_CONNECTION_CLOSED)
+                        run_lines(daemon, c);
+        }
+}
+
 /* Until the quit's deadline or the next server's readiness, whichever comes first. */
 static int poll_timeout(const struct mps_daemon *daemon)
 {
@@ -320,6 +382,13 @@ static void handle(struct mps_daemon *daemon, const struct pollfd *pfd,
                 break;
         case SOURCE_FIFO:
                 drain_fifo(daemon);
+                break;
+        case SOURCE_WATCH:
+                /* SIMGPU_MPS_EXIT_WITH_PID: the test that started the daemon has ended, however
+                 * it ended (SIGKILL included); end as a quit would, hung or not. */
+                mps_log(daemon, "Process %d ended (SIMGPU_MPS_EXIT_WITH_PID)",
+                        (int)daemon->watch_pid);
+                mps_daemon_finish_quit(daemon);
                 break;
         case SOURCE_SERVER: {
                 struct mps_server *server = entry->object;
@@ -353,6 +422,10 @@ int mps_daemon_loop(struct mps_daemon *daemon)
                 entries[count++] = (struct poll_entry){SOURCE_LISTEN, NULL};
                 fds[count] = (struct pollfd){.fd = daemon->fifo_fd, .events = POLLIN};
                 entries[count++] = (struct poll_entry){SOURCE_FIFO, NULL};
+                if (daemon->watch_pidfd >= 0) {
+                        fds[count] = (struct pollfd){.fd = daemon->watch_pidfd, .events = POLLIN};
+                        entries[count++] = (struct poll_entry){SOURCE_WATCH, NULL};
+                }
                 for (size_t i = 0; i < MPS_MAX_SERVERS; i++) {
                         if (!daemon->servers[i].in_use)
                                 continue;
@@ -365,7 +438,7 @@ int mps_daemon_loop(struct mps_daemon *daemon)
                         if (!c)
                                 continue;
                         fds[count] = (struct pollfd){.fd = c->fd, .events = POLLIN};
-                        if (c->output_used > 0)
+                        if (c->output_used > 0 && !c->awaiting_server)
                                 fds[count].events |= POLLOUT;
                         entries[count++] = (struct poll_entry){SOURCE_CONNECTION, c};
                 }
@@ -376,8 +449,10 @@ int mps_daemon_loop(struct mps_daemon *daemon)
                 for (size_t i = 0; n > 0 && i < count && daemon->state != MPS_DAEMON_DONE; i++)
                         if (fds[i].revents)
                                 handle(daemon, &fds[i], &entries[i]);
-                if (daemon->state != MPS_DAEMON_DONE)
+                if (daemon->state != MPS_DAEMON_DONE) {
                         mps_servers_tick(daemon);
+                        release_awaiting(daemon);
+                }
                 check_quit(daemon);
                 flush_all(daemon);
         }

@@ -74,6 +74,8 @@ static const char help_text[] =
     "\n";
 
 static const char no_daemon_message[] = "Cannot find MPS control daemon process\n";
+/* Another control client holds the daemon (mps_wire.h); driver 580 does not retry either. */
+static const char busy_message[] = "Cannot send command to MPS control daemon process\n";
 static const char unrecognized[] = "Unrecognized option \0\n";
 
 static const char *pipe_directory(void)
@@ -146,6 +148,11 @@ static int client_mode(void)
                         continue;
                 }
                 r = mps_wire_request(fd, line, &status, &text);
+                if (r == -EBUSY) {
+                        fputs(busy_message, stderr);
+                        exit_status = 1;
+                        break;
+                }
                 if (r < 0) {
                         /* After quit the daemon may be gone before the next line. */
                         if (!quit_sent) {

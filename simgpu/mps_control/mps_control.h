@@ -90,8 +90,9 @@ struct mps_client {
 struct mps_connection {
         int fd;
         enum mps_connection_kind kind;
-        bool ui_logged;
-        bool closing; /* close once the output is written */
+        bool ui_logged;       /* a control (UI) connection: it holds the daemon until it closes */
+        bool closing;         /* close once the output is written */
+        bool awaiting_server; /* ps answered while a server starts: sent once none starts */
         char input[MPS_LINE_MAX];
         size_t input_used;
         char *output;
@@ -134,6 +135,8 @@ struct mps_daemon {
         int server_log_fd;
         bool pid_file_written;
         pid_t pid;
+        pid_t watch_pid; /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends when this process does */
+        int watch_pidfd; /* its pidfd, -1 when none */
 
         struct mps_limits defaults;
         int default_client_priority;
@@ -181,6 +184,10 @@ int mps_daemon_loop(struct mps_daemon *daemon);
 void mps_connection_close(struct mps_daemon *daemon, struct mps_connection *connection);
 void mps_connection_queue(struct mps_connection *connection, int status, const char *text,
                           size_t size);
+/* Whether a control connection other than `connection` holds the daemon (mps_wire.h). */
+bool mps_daemon_held_by_other(struct mps_daemon *daemon, const struct mps_connection *connection);
+/* Answers the refusal frame of mps_wire.h and closes the connection once it is sent. */
+void mps_connection_refuse_busy(struct mps_connection *connection);
 void mps_daemon_finish_quit(struct mps_daemon *daemon);
 void mps_drop_departed_clients(struct mps_daemon *daemon);
 

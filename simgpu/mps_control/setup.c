@@ -53,6 +53,20 @@ static unsigned env_milliseconds(const char *name, unsigned fallback)
         return parsed > LATENCY_MAX_MS ? LATENCY_MAX_MS : (unsigned)parsed;
 }
 
+/* A process id from the environment, 0 when unset or not a plain positive number. */
+static pid_t env_pid(const char *name)
+{
+        const char *value = getenv(name);
+        char *end;
+        long parsed;
+
+        if (!value || *value < '1' || *value > '9')
+                return 0;
+        errno = 0;
+        parsed = strtol(value, &end, 10);
+        return errno || *end || parsed > 0x7fffffffL ? 0 : (pid_t)parsed;
+}
+
 /* Whether a fault variable ("*" or a comma list of UUIDs) names one of the UUIDs in the
  * daemon's CUDA_VISIBLE_DEVICES. */
 static bool fault_matches(const char *name)
@@ -169,6 +183,7 @@ static int configure(struct mps_daemon *daemon, bool foreground, bool multiuser)
         daemon->pid = getpid();
         daemon->lock_fd = daemon->control_fd = daemon->privileged_fd = -1;
         daemon->fifo_fd = daemon->control_log_fd = daemon->server_log_fd = -1;
+        daemon->watch_pidfd = -1;
         daemon->quit_deadline_ms = -1;
         daemon->defaults.thread_percentage = 100.0;
         pipe_dir = env_or("CUDA_MPS_PIPE_DIRECTORY", MPS_PIPE_DIR_DEFAULT);
@@ -209,6 +224,7 @@ static int configure(struct mps_daemon *daemon, bool foreground, bool multiuser)
             env_milliseconds("SIMGPU_MPS_START_LATENCY_MS", MPS_START_LATENCY_MS);
         daemon->server_start_ms =
             env_milliseconds("SIMGPU_MPS_SERVER_START_MS", MPS_SERVER_START_MS);
+        daemon->watch_pid = env_pid("SIMGPU_MPS_EXIT_WITH_PID");
         return 0;
 }
 
@@ -351,6 +367,8 @@ static void close_all(struct mps_daemon *daemon)
         closep(&daemon->control_log_fd);
         closep(&daemon->server_log_fd);
         closep(&daemon->lock_fd);
+        closep(&daemon->watch_pidfd);
+        daemon->watch_pidfd = -1;
         daemon->control_fd = daemon->privileged_fd = daemon->fifo_fd = -1;
         daemon->control_log_fd = daemon->server_log_fd = daemon->lock_fd = -1;
 }
@@ -470,6 +488,10 @@ static int run_daemon(struct mps_daemon *daemon, int ready_fd)
 
         daemon->pid = getpid();
         set_signals(daemon);
+        /* A test's safety net (docs/simgpu-mps.md): opened here, after -d's fork and its closing
+         * of inherited fds. A process already gone cannot be watched; the daemon runs on. */
+        if (daemon->watch_pid > 0)
+                daemon->watch_pidfd = pidfd_open(daemon->watch_pid, 0); /* CLOEXEC already */
         status = start(daemon);
         report(ready_fd, status);
         if (status != 0) {

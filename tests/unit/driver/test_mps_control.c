@@ -79,6 +79,10 @@ static int setup(void **state)
                 setenv(MPS_CONTROL_ENV_OVERRIDE, path, 1);
                 snprintf(path, sizeof(path), "%s/simgpu/topologies/a30-seed.json", source);
                 setenv("SIMGPU_TOPOLOGY", path, 1);
+                /* simgpu's daemons end with this test however it ends: a SIGKILL or a Ctrl-C
+                 * runs no teardown, and a -d daemon is not our child (SIMGPU_* is passed on) */
+                snprintf(path, sizeof(path), "%d", (int)getpid());
+                setenv("SIMGPU_MPS_EXIT_WITH_PID", path, 1);
         }
         f->uuid = getenv("MPSMIG_TEST_DEVICE_UUID");
         if (!f->uuid)

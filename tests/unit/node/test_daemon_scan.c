@@ -182,8 +182,10 @@ static void test_signal_only_the_verified_daemon(void **state)
 
 static void test_servers_of_a_daemon(void **state)
 {
+        /* `kill $!`: when a failed check ends the test before its reap, the stand-in's stdin
+         * closes with the test and its endless server goes with it */
         struct stand_in daemon =
-            start_stand_in("\"$SERVER\" -c 'while :; do sleep 1; done' & read line", "-d");
+            start_stand_in("\"$SERVER\" -c 'while :; do sleep 1; done' & read line; kill $!", "-d");
         _cleanup_free_ pid_t *servers = NULL;
         size_t count = 0;
         for (int i = 0; i < 500 && count == 0; i++) {

@@ -87,6 +87,10 @@ static void test_framing_errors(void **state)
         expect_framing_error("", -ECONNRESET);
         expect_framing_error("0 0000000000000000000000000000000000000000000000000000000\n",
                              -EPROTO);
+        /* the refusal of a busy daemon: exactly the one header line */
+        expect_framing_error("busy\n", -EBUSY);
+        expect_framing_error("busy", -ECONNRESET);
+        expect_framing_error("busy 0\n", -EPROTO);
 }
 
 static void test_request_refuses_bad_lines(void **state)
@@ -165,12 +169,15 @@ static void start_daemon(struct daemon *d, bool multiuser, const char *percentag
 {
         const char *build = getenv("MPSMIG_BUILD"), *source = getenv("MPSMIG_SOURCE");
         char program[512], topology[512], env_pipe[400], env_log[400], env_topology[600],
-            env_percentage[64];
-        char *envp[8] = {env_pipe,
+            env_percentage[64], env_watch[64];
+        /* SIMGPU_MPS_EXIT_WITH_PID: the daemon ends with this test however it ends (a SIGKILL
+         * or a Ctrl-C runs no teardown) */
+        char *envp[9] = {env_pipe,
                          env_log,
                          env_topology,
                          (char *)"CUDA_VISIBLE_DEVICES=" MIG0,
                          (char *)"SIMGPU_MPS_START_LATENCY_MS=0",
+                         env_watch,
                          NULL};
         char *argv[] = {(char *)"nvidia-cuda-mps-control", (char *)"-f",
                         multiuser ? (char *)"-M" : NULL, NULL};
@@ -190,13 +197,14 @@ static void start_daemon(struct daemon *d, bool multiuser, const char *percentag
         snprintf(env_pipe, sizeof(env_pipe), "CUDA_MPS_PIPE_DIRECTORY=%s", d->pipe);
         snprintf(env_log, sizeof(env_log), "CUDA_MPS_LOG_DIRECTORY=%s", d->log);
         snprintf(env_topology, sizeof(env_topology), "SIMGPU_TOPOLOGY=%s", topology);
+        snprintf(env_watch, sizeof(env_watch), "SIMGPU_MPS_EXIT_WITH_PID=%d", (int)getpid());
         if (percentage) {
                 snprintf(env_percentage, sizeof(env_percentage),
                          "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=%s", percentage);
-                envp[5] = env_percentage;
+                envp[6] = env_percentage;
         }
         if (extra_environment)
-                envp[percentage ? 6 : 5] = (char *)extra_environment;
+                envp[percentage ? 7 : 6] = (char *)extra_environment;
         extra_environment = NULL;
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -621,14 +629,14 @@ static char *read_control_log(const struct daemon *d)
 }
 
 /* A server is listed at once but ready only after its start time (the H100: 163-188 ms; here
- * 1 s so that "before" is certain): meanwhile ps says "Server not found" while get_server_status
- * already says ACTIVE (as driver 580 did: mps_control_unknowns2.txt), and a client waits on the
- * pending list until it is ready. */
+ * 1 s so that "before" is certain): meanwhile get_server_status already says ACTIVE (as driver
+ * 580 did: mps_control_unknowns2.txt), ps says "Server not found" (its answer as it stood when
+ * asked, sent only once the server is ready) and a client waits on the pending list. */
 static void test_server_start_time(void **state)
 {
         struct daemon d;
-        struct attachment a;
-        char expected[512], *text, *log;
+        struct attachment a, p;
+        char expected[512], body[256], line[64], *text, *log;
         long server = 0;
 
         extra_environment = "SIMGPU_MPS_SERVER_START_MS=1000";
@@ -638,17 +646,35 @@ static void test_server_start_time(void **state)
         text = ask(&d, "get_server_list");
         assert_int_equal(sscanf(text, "%ld", &server), 1);
         free(text);
-        check_answer(&d, "Server not found\n", "ps");
         check_answer(&d, "ACTIVE\n", "get_server_status %ld", server);
-        snprintf(expected, sizeof(expected), "Server %ld not found\nServer %ld not found\n\n",
-                 server, server);
-        check_answer(&d, expected, "ps -p %ld", server);
+        /* ps -p is run now but answered when the server is ready; the attach is not refused
+         * although the ps connection holds the daemon meanwhile */
+        p.fd = mps_wire_connect(d.pipe);
+        assert_true(p.fd >= 0);
+        snprintf(line, sizeof(line), "ps -p %ld\n", server);
+        assert_int_equal(write(p.fd, line, strlen(line)), (ssize_t)strlen(line));
         send_attach(&d, &a, 5001, getuid(), "0", 0);
         assert_true(gets_no_answer(&a));
+        assert_true(gets_no_answer(&p));
+        snprintf(body, sizeof(body), "Server %ld not found\nServer %ld not found\n\n", server,
+                 server);
+        snprintf(expected, sizeof(expected), "0 %zu\n%s", strlen(body), body);
+        text = calloc(1, sizeof(expected));
+        assert_non_null(text);
+        for (size_t used = 0; used < strlen(expected);) {
+                struct pollfd pfd = {.fd = p.fd, .events = POLLIN};
+                assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+                ssize_t got = read(p.fd, text + used, strlen(expected) - used);
+                assert_true(got > 0);
+                used += (size_t)got;
+        }
+        assert_string_equal(text, expected);
+        free(text);
+        assert_true(now_ms() - started >= 1000);
+        close(p.fd);
         read_attach(&a);
         assert_int_equal(a.status, 0);
         assert_int_equal(a.server, server);
-        assert_true(now_ms() - started >= 1000);
         check_answer(&d, "ACTIVE\n", "get_server_status %ld", server);
         check_answer(&d, "5001\n", "get_client_list %ld", server);
 
@@ -661,6 +687,59 @@ static void test_server_start_time(void **state)
         assert_non_null(strstr(log, expected));
         free(log);
         close(a.fd);
+        stop_daemon(&d);
+}
+
+/* One control connection at a time (driver 580 on an H200): a connection holds the daemon from
+ * its first command until it closes; a control command arriving first on another connection
+ * meanwhile gets the refusal frame and end-of-file. Attaching clients, and the commands an
+ * attached client sends on its own connection, are never refused; once the holder closes the
+ * next control connection is served. */
+static void test_one_control_connection(void **state)
+{
+        struct daemon d;
+        struct attachment holder, refused, c;
+        int status = -1;
+        char *text = NULL, *log;
+
+        start_daemon(&d, false, NULL);
+        holder.fd = mps_wire_connect(d.pipe);
+        assert_true(holder.fd >= 0);
+        assert_int_equal(mps_wire_request(holder.fd, "get_default_client_priority", &status, &text),
+                         0);
+        assert_string_equal(text, "0\n");
+        free(text);
+
+        for (int i = 0; i < 3; i++) {
+                refused.fd = mps_wire_connect(d.pipe);
+                assert_true(refused.fd >= 0);
+                text = NULL;
+                assert_int_equal(mps_wire_request(refused.fd, "get_server_list", &status, &text),
+                                 -EBUSY);
+                assert_null(text);
+                assert_true(sees_eof(&refused));
+                close(refused.fd);
+        }
+
+        attach(&d, &c, 7001, getuid(), "0", 0);
+        assert_int_equal(c.status, 0);
+        assert_int_equal(mps_wire_request(c.fd, "get_default_client_priority", &status, &text), 0);
+        assert_int_equal(status, 0);
+        free(text);
+        /* the holder goes on being served */
+        assert_int_equal(mps_wire_request(holder.fd, "get_server_list", &status, &text), 0);
+        assert_int_equal(status, 0);
+        assert_int_equal(atol(text), c.server);
+        free(text);
+
+        close(holder.fd);
+        check_answer(&d, "7001\n", "get_client_list %ld", c.server); /* served at once */
+        log = read_control_log(&d); /* the refused commands were not run: only the holder's */
+        const char *first = strstr(log, "Cmd:get_server_list");
+        assert_non_null(first);
+        assert_null(strstr(first + 1, "Cmd:get_server_list"));
+        free(log);
+        close(c.fd);
         stop_daemon(&d);
 }
 
@@ -726,6 +805,7 @@ int main(void)
             cmocka_unit_test_teardown(test_attach_client_limit, kill_running_daemon),
             cmocka_unit_test_teardown(test_terminate_and_shutdown, kill_running_daemon),
             cmocka_unit_test_teardown(test_server_start_time, kill_running_daemon),
+            cmocka_unit_test_teardown(test_one_control_connection, kill_running_daemon),
             cmocka_unit_test_teardown(test_killed_server, kill_running_daemon),
             cmocka_unit_test_teardown(test_quit_waits_for_clients, kill_running_daemon),
         };
