@@ -586,7 +586,9 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
                 int nvml = discovery_finish(context, &discovery, ret_failure, err);
                 if (nvml < 0)
                         return nvml;
-                *ret_failure = OPS_FAILURE_OTHER;
+                /* Another user's runtime folder or lock: a configuration problem (exit 2) whose
+                 * message names --runtime-dir. */
+                *ret_failure = r == -EACCES || r == -EPERM ? OPS_FAILURE_USAGE : OPS_FAILURE_OTHER;
                 *err = lock_error;
                 return r;
         }
