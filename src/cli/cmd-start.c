@@ -148,6 +148,8 @@ static int start_run(int argc, char **argv)
                            : EXIT_FAILURE_;
         }
         print_withdrawals(&report);
+        if (report.warning.message[0])
+                cli_error("warning: %s", report.warning.message);
         if (report.cache_error.message[0])
                 cli_error("%s (the next start is slower; nothing else depends on it)",
                           report.cache_error.message);
