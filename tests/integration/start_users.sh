@@ -48,6 +48,9 @@ u start
 check_eq "user start in root's runtime folder: exit 2" 2 "$rc"
 check_contains "... names --runtime-dir" "--runtime-dir" "$err"
 check_contains "... says whose folder it is" "belongs to user root" "$err"
+u start --runtime-dir "$MPSMIG_RUNTIME_DIR/sub"
+check_eq "user start in a folder it cannot make inside root's: exit 2" 2 "$rc"
+check_contains "... names --runtime-dir" "--runtime-dir" "$err"
 u stop
 check_eq "user stop in root's runtime folder: exit 2" 2 "$rc"
 check_contains "... names --runtime-dir" "--runtime-dir" "$err"
