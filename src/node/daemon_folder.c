@@ -102,8 +102,10 @@ int daemon_folder_find_other(const char *uuid, const char *runtime_dir, const ch
                 if (same_folder(folders[i], own_pipe_dir))
                         continue;
                 pid_t pid = 0;
-                if (daemon_folder_live(folders[i], &pid) == 1) {
+                struct stat st;
+                if (daemon_folder_live(folders[i], &pid) == 1 && stat(folders[i], &st) == 0) {
                         ret_hit->pid = pid;
+                        ret_hit->owner = st.st_uid;
                         (void)snprintf(ret_hit->pipe_dir, sizeof(ret_hit->pipe_dir), "%s",
                                        folders[i]);
                         return 1;

@@ -21,7 +21,8 @@ int daemon_folder_live(const char *pipe_dir, pid_t *ret_pid);
 
 /* One daemon found in a known folder of another layout or runtime folder. */
 struct daemon_folder_hit {
-        pid_t pid; /* 0 when only its socket answered */
+        pid_t pid;   /* 0 when only its socket answered */
+        uid_t owner; /* the pipe folder's owner */
         char pipe_dir[PATH_MAX];
 };
 

@@ -26,6 +26,7 @@
 #include "node/lock.h"
 #include "node/node_cache.h"
 #include "node/target_name.h"
+#include "ops/env.h"
 #include "ops/ops.h"
 
 #define ANSWER_RETRY_MS 5 /* between queries while a new daemon is not listening yet */
@@ -102,8 +103,19 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
         bool is_seed = context->layout.kind != LAYOUT_SEED &&
                        layout_paths(&seed, uuid, &seed_paths, NULL) == 0 &&
                        daemon_uses_pipe_dir(other, seed_paths.pipe_dir);
-        char advice[PATH_MAX + 256];
-        if (is_seed)
+        char advice[PATH_MAX * 4 + 256], owner[128] = "", pid[32] = "";
+        _cleanup_free_ char *quoted = NULL;
+        if (shell_quote(other->pipe_dir, &quoted) < 0)
+                return error_set(err, -ENOMEM, "out of memory");
+        if (geteuid() != 0 && other->uid != geteuid())
+                safe_fs_describe_owner(other->uid, owner, sizeof(owner));
+        if (owner[0])
+                (void)snprintf(advice, sizeof(advice),
+                               "it belongs to %s, so it is not yours to stop: its clients "
+                               "reach it with CUDA_MPS_PIPE_DIRECTORY=%s; ask its owner if this "
+                               "instance should be yours",
+                               owner, quoted);
+        else if (is_seed)
                 (void)snprintf(advice, sizeof(advice),
                                "it is the seed scripts' daemon: stop it with `mpsmig stop "
                                "--layout seed`, or keep it and manage it with `--layout seed`");
@@ -111,12 +123,29 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                 (void)snprintf(advice, sizeof(advice),
                                "stop it first (echo quit | CUDA_MPS_PIPE_DIRECTORY=%s "
                                "nvidia-cuda-mps-control)",
-                               other->pipe_dir);
+                               quoted);
+        if (other->pid > 0)
+                (void)snprintf(pid, sizeof(pid), "pid %d, ", (int)other->pid);
         return error_set(err, -EBUSY,
-                         "another MPS control daemon (pid %d, pipe folder %s) already serves %s: "
+                         "another MPS control daemon (%spipe folder %s) already serves %s: "
                          "a second daemon on one device would time-slice with it instead of "
                          "sharing the device; %s",
-                         (int)other->pid, other->pipe_dir, uuid, advice);
+                         pid, other->pipe_dir, uuid, advice);
+}
+
+/* A pid file in another folder that names a daemon the scan places elsewhere (its environment
+ * readable, its pipe folder another): the daemon of that folder died and its pid was reused by
+ * another daemon, ours perhaps. */
+static bool pid_file_outdated(const struct ops_context *context,
+                              const struct daemon_folder_hit *hit)
+{
+        for (size_t i = 0; hit->pid > 0 && i < context->daemon_count; i++) {
+                const struct mps_daemon *daemon = &context->daemons[i];
+                if (daemon->pid == hit->pid)
+                        return daemon->environ_known &&
+                               !daemon_uses_pipe_dir(daemon, hit->pipe_dir);
+        }
+        return false;
 }
 
 /* `-d` says a daemon runs, yet none lives in the folder: its control_lock is held by a process
@@ -186,8 +215,9 @@ static int start_target(struct ops_context *context, const struct target *target
          * still shows it. */
         struct daemon_folder_hit hit;
         if (daemon_folder_find_other(target->uuid, context->layout.runtime_dir, paths->pipe_dir,
-                                     &hit) == 1) {
-                struct mps_daemon found = {.pid = hit.pid};
+                                     &hit) == 1 &&
+            !pid_file_outdated(context, &hit)) {
+                struct mps_daemon found = {.pid = hit.pid, .uid = hit.owner};
                 (void)snprintf(found.pipe_dir, sizeof(found.pipe_dir), "%s", hit.pipe_dir);
                 return refuse_other(context, target->uuid, &found, err);
         }

@@ -38,6 +38,8 @@ check_contains "... names root's daemon and its folder" \
         "already serves $UUID0" "$err"
 check_contains "... the folder in root's runtime folder" \
         "pipe folder $MPSMIG_RUNTIME_DIR/$UUID0/pipe" "$err"
+check_contains "... says it is root's, not the user's to stop" \
+        "it belongs to user root (uid 0), so it is not yours to stop" "$err"
 check_eq "... no second daemon" "$root_daemons" "$(daemons)"
 m status
 check_eq "root's status: exit 0" 0 "$rc"
