@@ -72,6 +72,8 @@ static int env_run(int argc, char **argv)
                                                        optarg);
                         break;
                 case 'r':
+                        if (!optarg[0])
+                                return cli_usage_error("env: --runtime-dir needs a folder");
                         request.runtime_dir = optarg;
                         break;
                 case 'j':

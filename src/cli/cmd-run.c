@@ -82,6 +82,8 @@ static int run_run(int argc, char **argv)
                                                        optarg);
                         break;
                 case 'r':
+                        if (!optarg[0])
+                                return cli_usage_error("run: --runtime-dir needs a folder");
                         request.runtime_dir = optarg;
                         break;
                 case 'v':

@@ -149,6 +149,8 @@ static int start_run(int argc, char **argv)
         }
         print_withdrawals(&report);
         lifecycle_warn_unchecked(&context);
+        if (report.warning.message[0])
+                cli_error("warning: %s", report.warning.message);
         if (report.cache_error.message[0])
                 cli_error("%s (the next start is slower; nothing else depends on it)",
                           report.cache_error.message);

@@ -208,7 +208,8 @@ static int stop_run(int argc, char **argv)
         int failed = ops_stop(&context, results, &err);
         if (failed < 0) {
                 cli_report(&err);
-                return EXIT_FAILURE_;
+                /* another user's runtime folder or lock: the message names --runtime-dir */
+                return failed == -EACCES || failed == -EPERM ? EXIT_USAGE : EXIT_FAILURE_;
         }
         int r = args.json ? print_json(&context, results) : print_table(&context, results);
         if (r < 0) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -142,6 +143,14 @@ int ops_context_lock(struct ops_context *context, int *ret_runtime_fd, int *ret_
 {
         _cleanup_close_ int runtime_fd = -1;
         int r = layout_open_runtime_dir(&context->layout, true, &runtime_fd, err);
+        if (r == -EACCES || r == -EPERM) {
+                /* another user's folder (root's /run/mpsmig to a user): say what to do */
+                size_t len = strlen(err->message);
+                (void)snprintf(err->message + len, sizeof(err->message) - len,
+                               "; give a runtime folder of your own with --runtime-dir DIR (or "
+                               "$%s)",
+                               LAYOUT_RUNTIME_DIR_ENV);
+        }
         if (r < 0)
                 return r;
         int lock_timeout = context->options.lock_timeout_ms > 0 ? context->options.lock_timeout_ms

@@ -206,6 +206,7 @@ struct start_report {
         size_t withdrawal_count;
         size_t withdrawals_failed; /* daemons that could not be stopped again */
         struct error cache_error;  /* the node cache could not be updated (start still worked) */
+        struct error warning;      /* daemons of other users whose devices cannot be told */
 };
 
 /*

@@ -88,7 +88,9 @@ static int ledger_name(const char *uuid, char *buffer, size_t size)
 static int ledger_load(int dir, const char *name, struct placement_entry **ret_entries,
                        size_t *ret_count, struct error *err)
 {
-        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        /* O_NONBLOCK: a fifo planted under the name (in another user's ledger, which we only
+         * read) must not hang the open; fstat refuses it below. */
+        _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0) {
                 if (errno == ENOENT) {
                         *ret_entries = NULL;

@@ -1,6 +1,7 @@
 /* `mpsmig run` and `mpsmig env` below the command line: resolve the target, refuse when no daemon
  * would serve the program (the driver would silently run it without MPS), place it race-safely
- * under the node lock, and exec it as a client. See run.h. */
+ * under a short placement lock (never across a daemon query), and exec it as a client. See
+ * run.h. */
 #define _GNU_SOURCE
 #include "ops/run.h"
 
@@ -70,24 +71,36 @@ static int filter_by_profile(const struct node *node, const char *profile, const
         return 0;
 }
 
+/* " --layout seed --runtime-dir '/my dir'": the folder options this run was given, quoted for
+ * a shell, so that a hint can be pasted. */
+static void folder_options(const struct run_request *request, char *buffer, size_t size)
+{
+        _cleanup_free_ char *quoted = NULL;
+        if (request->runtime_dir && shell_quote(request->runtime_dir, &quoted) < 0)
+                quoted = NULL;
+        (void)snprintf(buffer, size, "%s%s%s",
+                       request->layout_kind == LAYOUT_SEED ? " --layout seed" : "",
+                       quoted ? " --runtime-dir " : "", quoted ? quoted : "");
+}
+
 /* "mpsmig start --layout seed 0:1:0": what to type, with the folder options this run was given. */
 static void start_hint(const struct run_request *request, const char *name, char *buffer,
                        size_t size)
 {
-        (void)snprintf(buffer, size, "mpsmig start%s%s%s %s",
-                       request->layout_kind == LAYOUT_SEED ? " --layout seed" : "",
-                       request->runtime_dir ? " --runtime-dir " : "",
-                       request->runtime_dir ? request->runtime_dir : "", name);
+        char options[PATH_MAX + 64];
+        folder_options(request, options, sizeof(options));
+        (void)snprintf(buffer, size, "mpsmig start%s %s", options, name);
 }
 
 /* One named target whose daemon would not serve a client: why, and what to do. */
 static int refuse(const struct run_request *request, const struct status_result *result,
                   struct error *err)
 {
-        char name[32], hint[PATH_MAX + 64];
+        char name[32], hint[PATH_MAX * 4 + 64], options[PATH_MAX * 4 + 64];
         if (target_short_name(result->target, name, sizeof(name)) < 0)
                 (void)snprintf(name, sizeof(name), "%s", result->target->uuid);
         start_hint(request, name, hint, sizeof(hint));
+        folder_options(request, options, sizeof(options));
         const char *what = "the MPS daemon of";
         switch (result->state) {
         case DAEMON_NOT_RUNNING:
@@ -103,11 +116,11 @@ static int refuse(const struct run_request *request, const struct status_result 
         case DAEMON_NOT_ANSWERING:
                 return error_set(err, -ETIMEDOUT,
                                  "%s %s (%s, pid %d) does not answer (%s), so a client would "
-                                 "hang; see `mpsmig status %s`, restart it with `mpsmig stop "
-                                 "--force %s` then `%s`",
+                                 "hang; see `mpsmig status%s %s`, restart it with `mpsmig "
+                                 "stop --force%s %s` then `%s`",
                                  what, name, result->target->uuid, (int)result->pid,
                                  result->error.message[0] ? result->error.message : "no answer",
-                                 name, name, hint);
+                                 options, name, options, name, hint);
         case DAEMON_ERROR:
                 return error_set(err, -EIO, "%s %s (%s) cannot be checked: %s", what, name,
                                  result->target->uuid, result->error.message);
@@ -121,7 +134,7 @@ static int refuse(const struct run_request *request, const struct status_result 
 static int refuse_all(const struct run_request *request, const char *on,
                       const struct status_result *results, size_t count, struct error *err)
 {
-        char hint[PATH_MAX + 64];
+        char hint[PATH_MAX * 4 + 64];
         start_hint(request, "", hint, sizeof(hint));
         hint[strlen(hint) - 1] = '\0'; /* no target name: every target */
         (void)error_set(err, -ESRCH,
@@ -161,45 +174,156 @@ static int refuse_several(const char *on, const struct target *targets, size_t c
         return -EINVAL;
 }
 
-/* The node lock and the ledger folder. With several candidates they are held from before the
- * daemons are asked until the pid is recorded: placements are serialised, so each sees the ones
- * before it, and a burst of runs asks the daemons one run at a time rather than all at once
- * (thousands of control programs at once would make healthy daemons look hung). One named
- * target only needs them to record the pid. */
+/* The placement lock and the ledger folder, held only for the ledger's read, choice and write:
+ * the daemons are asked before, without any lock, so that a hung daemon delays nobody but the
+ * runs that ask it, and never a `stop --force` (which needs the node lock). The ledger folder is
+ * `<runtime folder>/placements` when the runtime folder is ours; when it is another user's (a user
+ * running on root's daemons), a private folder of our own (run_ledger_folder), so that no user
+ * writes into, or locks, another user's folders; that user's ledger is then read as well. */
 struct placement_lock {
-        bool taken; /* tried: the fds, or plan->ledger_error */
-        int runtime_fd;
-        int lock_fd;
-        int placements_fd; /* -1: no ledger (plan->ledger_error says why) */
+        bool taken;    /* tried: the fds, or plan->ledger_error */
+        int ledger_fd; /* the ledger folder we write; -1: none (plan->ledger_error says why) */
+        int lock_fd;   /* the placement lock in it */
+        int shared_fd; /* the runtime folder owner's ledger folder, read only; -1: none */
+        char path[PATH_MAX + 32];
 };
 #define PLACEMENT_LOCK_NONE                                                                        \
         {                                                                                          \
-                false, -1, -1, -1                                                                  \
+                false, -1, -1, -1, ""                                                              \
         }
+
+/* Makes (or opens) the folder `path` as a trusted root of ours and `placements` in it. */
+static int open_private_ledger(const char *path, mode_t mode, int *ret_fd, struct error *err)
+{
+        _cleanup_close_ int root_fd = -1;
+        int r = safe_fs_open_root(path, true, mode, &root_fd, err);
+        if (r < 0)
+                return r;
+        struct stat st;
+        if (fstat(root_fd, &st) < 0)
+                return error_set(err, -errno, "cannot inspect %s: %s", path, strerror(errno));
+        if (st.st_uid != geteuid()) {
+                char owner[128];
+                safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));
+                return error_set(err, -EPERM, "%s belongs to %s", path, owner);
+        }
+        return safe_fs_make_folder(root_fd, path, PLACEMENT_DIR_NAME, LAYOUT_FOLDER_MODE, ret_fd,
+                                   NULL, err);
+}
+
+int run_ledger_folder(char *buffer, size_t size, int *ret_fd, struct error *err)
+{
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        struct error xdg_error = {0};
+        if (xdg && xdg[0] == '/') {
+                (void)snprintf(buffer, size, "%s/%s", xdg, LAYOUT_RUNTIME_DIR_USER);
+                if (open_private_ledger(buffer, LAYOUT_FOLDER_MODE, ret_fd, &xdg_error) == 0)
+                        goto found;
+        }
+        /* No usable $XDG_RUNTIME_DIR (setpriv, su, cron): a folder of our uid in /tmp, made 0700;
+         * one that another user made first is refused by its owner, never used. */
+        (void)snprintf(buffer, size, "%s/mpsmig-%lu", LAYOUT_SEED_DIR, (unsigned long)geteuid());
+        int r = open_private_ledger(buffer, 0700, ret_fd, err);
+        if (r < 0) {
+                if (xdg_error.message[0])
+                        (void)error_prefix(err, "%s; and", xdg_error.message);
+                return r;
+        }
+found:;
+        size_t len = strlen(buffer);
+        (void)snprintf(buffer + len, size - len, "/%s", PLACEMENT_DIR_NAME);
+        return 0;
+}
+
+/* The ledger folder to write (and, when it is not the runtime folder's, that one to read). */
+static int open_ledger(const struct layout *layout, struct placement_lock *lock, struct error *err)
+{
+        _cleanup_close_ int runtime_fd = -1;
+        struct error ignored = {0};
+        int r = layout_open_runtime_dir(layout, false, &runtime_fd, &ignored);
+        if (r == -ENOENT) /* the seed layout needs none: make ours */
+                r = layout_open_runtime_dir(layout, true, &runtime_fd, &ignored);
+        struct stat st;
+        if (r == 0 && fstat(runtime_fd, &st) == 0 && st.st_uid == geteuid()) {
+                (void)snprintf(lock->path, sizeof(lock->path), "%s/%s", layout->runtime_dir,
+                               PLACEMENT_DIR_NAME);
+                return safe_fs_make_folder(runtime_fd, layout->runtime_dir, PLACEMENT_DIR_NAME,
+                                           LAYOUT_FOLDER_MODE, &lock->ledger_fd, NULL, err);
+        }
+        if (r == 0 && safe_fs_open_folder(runtime_fd, layout->runtime_dir, PLACEMENT_DIR_NAME,
+                                          &lock->shared_fd, &ignored) < 0)
+                lock->shared_fd = -1;
+        return run_ledger_folder(lock->path, sizeof(lock->path), &lock->ledger_fd, err);
+}
+
+static void placement_lock_release(struct placement_lock *lock)
+{
+        node_lock_release(lock->lock_fd);
+        closep(&lock->ledger_fd);
+        closep(&lock->shared_fd);
+        *lock = (struct placement_lock)PLACEMENT_LOCK_NONE;
+}
 
 static void placement_lock_take(struct run_plan *plan, struct placement_lock *lock)
 {
         if (lock->taken)
                 return;
         lock->taken = true;
-        const struct layout *layout = &plan->context.layout;
-        struct error *ledger_error = &plan->ledger_error;
-        int r = layout_open_runtime_dir(layout, true, &lock->runtime_fd, ledger_error);
+        int r = open_ledger(&plan->context.layout, lock, &plan->ledger_error);
         if (r >= 0)
-                r = node_lock_acquire(lock->runtime_fd, layout->runtime_dir, RUN_LOCK_TIMEOUT_MS,
-                                      &lock->lock_fd, ledger_error);
-        if (r >= 0)
-                (void)safe_fs_make_folder(lock->runtime_fd, layout->runtime_dir, PLACEMENT_DIR_NAME,
-                                          LAYOUT_FOLDER_MODE, &lock->placements_fd, NULL,
-                                          ledger_error);
+                r = lock_file_acquire(lock->ledger_fd, lock->path, PLACEMENT_LOCK_NAME,
+                                      "placement lock", RUN_LOCK_TIMEOUT_MS, &lock->lock_fd,
+                                      &plan->ledger_error);
+        if (r < 0) {
+                closep(&lock->ledger_fd);
+                closep(&lock->shared_fd);
+        }
 }
 
-static void placement_lock_release(struct placement_lock *lock)
+/* The programs the runtime folder's owner placed (its ledger, read only) count as that daemon's
+ * clients: they may not have reached it yet. Kept here until the choice is made. */
+struct shared_ledgers {
+        pid_t **pids;
+        size_t count;
+};
+
+static void shared_ledgers_done(struct shared_ledgers *shared)
 {
-        closep(&lock->placements_fd);
-        node_lock_release(lock->lock_fd);
-        closep(&lock->runtime_fd);
-        *lock = (struct placement_lock)PLACEMENT_LOCK_NONE;
+        for (size_t i = 0; shared->pids && i < shared->count; i++)
+                free(shared->pids[i]);
+        free(shared->pids);
+}
+
+static int add_shared_ledgers(int shared_fd, struct placement_candidate *candidates, size_t count,
+                              struct shared_ledgers *shared, struct error *err)
+{
+        if (shared_fd < 0)
+                return 0;
+        shared->pids = calloc(count, sizeof(*shared->pids));
+        if (!shared->pids)
+                return error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < count; i++) {
+                _cleanup_free_ struct placement_entry *entries = NULL;
+                size_t entry_count = 0;
+                struct error ignored = {0};
+                if (placement_read(shared_fd, candidates[i].target->uuid, &entries, &entry_count,
+                                   &ignored) < 0 ||
+                    entry_count == 0)
+                        continue;
+                size_t total = candidates[i].client_count + entry_count;
+                pid_t *pids = calloc(total, sizeof(*pids));
+                if (!pids)
+                        return error_set(err, -ENOMEM, "out of memory");
+                if (candidates[i].client_count)
+                        memcpy(pids, candidates[i].client_pids,
+                               candidates[i].client_count * sizeof(*pids));
+                for (size_t j = 0; j < entry_count; j++)
+                        pids[candidates[i].client_count + j] = entries[j].pid;
+                shared->pids[i] = pids;
+                candidates[i].client_pids = pids;
+                candidates[i].client_count = total;
+        }
+        return 0;
 }
 
 /* Chooses among `candidates` (or just records, for one) and adds the pid to the ledger. On any
@@ -211,13 +335,17 @@ static int place(const struct run_request *request, struct run_plan *plan,
 {
         int r = -ENOLCK;
         placement_lock_take(plan, lock);
-        if (lock->placements_fd >= 0) {
+        _cleanup_(shared_ledgers_done) struct shared_ledgers shared = {.count = count};
+        if (lock->ledger_fd >= 0 && count > 1 &&
+            add_shared_ledgers(lock->shared_fd, candidates, count, &shared, err) < 0)
+                return -ENOMEM;
+        if (lock->ledger_fd >= 0) {
                 if (count == 1) {
-                        r = placement_record(lock->placements_fd, candidates[0].target,
+                        r = placement_record(lock->ledger_fd, candidates[0].target,
                                              request->record_pid, &plan->ledger_error);
                         *ret_index = 0;
                 } else {
-                        r = placement_choose(lock->placements_fd, candidates, count,
+                        r = placement_choose(lock->ledger_fd, candidates, count,
                                              request->record_pid, ret_index, &plan->ledger_error);
                 }
         }
@@ -373,9 +501,8 @@ int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 return fail(ret_failure, RUN_FAILURE_OTHER,
                             error_set(err, -ENOMEM, "out of memory"));
         }
+        /* Asked without any lock: a hung daemon must delay only the runs that ask it. */
         struct placement_lock lock = PLACEMENT_LOCK_NONE;
-        if (request->record_pid > 0 && count > 1)
-                placement_lock_take(&plan, &lock);
         r = ops_status(&plan.context, results, err);
         if (r < 0)
                 (void)fail(ret_failure, RUN_FAILURE_OTHER, r);

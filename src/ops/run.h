@@ -15,9 +15,11 @@
 /* A daemon that has not answered a client-mode query in this long is "not answering": the real
  * one answers in milliseconds, the margin is for a node busy starting many programs at once. */
 #define RUN_QUERY_TIMEOUT_MS 5000
-/* How long a run waits for the node lock (held by a start or stop, or by the runs before it,
- * each for the time its daemons take to answer) before placing without it. */
+/* How long a run waits for the placement lock (held by the runs before it, each for the few
+ * milliseconds its ledger read, choice and write take) before placing without it. */
 #define RUN_LOCK_TIMEOUT_MS 60000
+/* The placement lock, in the ledger folder. */
+#define PLACEMENT_LOCK_NAME "lock"
 
 struct run_request {
         enum layout_kind layout_kind;
@@ -54,17 +56,23 @@ struct run_plan {
 };
 
 /*
- * Resolves `request->on`, asks the daemons of the candidates (in parallel, RUN_QUERY_TIMEOUT_MS)
- * and keeps those that answer: one named target whose daemon does not answer is refused with a
- * sentence naming it, its state and `mpsmig start <name>`. With `record_pid`, everything from
- * the questions to the ledger is done under the node lock: with several candidates (auto, a
- * profile) it chooses with placement_choose() and records the pid; with one it records the pid
- * (so that later `auto` runs count it). Then builds the client environment. Free the plan with
- * run_plan_done().
+ * Resolves `request->on`, asks the daemons of the candidates (in parallel, RUN_QUERY_TIMEOUT_MS,
+ * without any lock) and keeps those that answer: one named target whose daemon does not answer is
+ * refused with a sentence naming it, its state and `mpsmig start <name>`; a refusal makes no
+ * folder. With `record_pid`, then, under the placement lock of the ledger folder (only for the
+ * ledger's read, choice and write): with several candidates (auto, a profile) it chooses with
+ * placement_choose() and records the pid; with one it records the pid (so that later `auto` runs
+ * count it). Then builds the client environment. Free the plan with run_plan_done().
  */
 int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 enum run_failure *ret_failure, struct error *err);
 void run_plan_done(struct run_plan *plan);
+
+/* The private ledger folder of a user whose runtime folder belongs to another user:
+ * $XDG_RUNTIME_DIR/mpsmig/placements when that is ours, else /tmp/mpsmig-<uid>/placements (the
+ * /tmp folder made 0700, refused when another user made it). Made when missing; its path in
+ * `buffer`, an open fd in *ret_fd. */
+int run_ledger_folder(char *buffer, size_t size, int *ret_fd, struct error *err);
 
 /* Finds the program as execvp would: a name with a '/' as it is, else the first executable
  * regular file of that name in $PATH (an empty entry is the current folder; no $PATH:

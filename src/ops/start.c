@@ -12,16 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/fd_io.h"
+#include "base/safe_fs.h"
 #include "driver/mps_control.h"
 #include "driver/nvml.h"
+#include "node/daemon_folder.h"
+#include "node/lock.h"
 #include "node/node_cache.h"
 #include "node/target_name.h"
+#include "ops/env.h"
 #include "ops/ops.h"
 #include "ops/placement.h"
 
@@ -156,8 +161,19 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
         bool is_seed = context->layout.kind != LAYOUT_SEED &&
                        layout_paths(&seed, uuid, &seed_paths, NULL) == 0 &&
                        daemon_uses_pipe_dir(other, seed_paths.pipe_dir);
-        char advice[PATH_MAX + 256];
-        if (is_seed)
+        char advice[PATH_MAX * 4 + 256], owner[128] = "", pid[32] = "";
+        _cleanup_free_ char *quoted = NULL;
+        if (shell_quote(other->pipe_dir, &quoted) < 0)
+                return error_set(err, -ENOMEM, "out of memory");
+        if (geteuid() != 0 && other->uid != geteuid())
+                safe_fs_describe_owner(other->uid, owner, sizeof(owner));
+        if (owner[0])
+                (void)snprintf(advice, sizeof(advice),
+                               "it belongs to %s, so it is not yours to stop: its clients "
+                               "reach it with CUDA_MPS_PIPE_DIRECTORY=%s; ask its owner if this "
+                               "instance should be yours",
+                               owner, quoted);
+        else if (is_seed)
                 (void)snprintf(advice, sizeof(advice),
                                "it is the seed scripts' daemon: stop it with `mpsmig stop "
                                "--layout seed`, or keep it and manage it with `--layout seed`");
@@ -169,12 +185,54 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                                    ? ""
                                    : "it has no CUDA_VISIBLE_DEVICES, so it serves every device "
                                      "it can see; ",
-                               other->pipe_dir);
+                               quoted);
+        if (other->pid > 0)
+                (void)snprintf(pid, sizeof(pid), "pid %d, ", (int)other->pid);
         return error_set(err, -EBUSY,
-                         "another MPS control daemon (pid %d, pipe folder %s) already serves %s: "
+                         "another MPS control daemon (%spipe folder %s) already serves %s: "
                          "a second daemon on one device would time-slice with it instead of "
                          "sharing the device; %s",
-                         (int)other->pid, other->pipe_dir, uuid, advice);
+                         pid, other->pipe_dir, uuid, advice);
+}
+
+/* A pid file in another folder that names a daemon the scan places elsewhere (its environment
+ * readable, its pipe folder another): the daemon of that folder died and its pid was reused by
+ * another daemon, ours perhaps. */
+static bool pid_file_outdated(const struct ops_context *context,
+                              const struct daemon_folder_hit *hit)
+{
+        for (size_t i = 0; hit->pid > 0 && i < context->daemon_count; i++) {
+                const struct mps_daemon *daemon = &context->daemons[i];
+                if (daemon->pid == hit->pid)
+                        return daemon->environ_known &&
+                               !daemon_uses_pipe_dir(daemon, hit->pipe_dir);
+        }
+        return false;
+}
+
+/* `-d` says a daemon runs, yet none lives in the folder: its control_lock is held by a process
+ * that is no daemon. Said at once, with the holder when the kernel's lock table names it, rather
+ * than waited out as a daemon that does not answer. */
+static int already_but_none(int pipe_fd, const char *pipe_dir, struct error *err)
+{
+        char holder[192] = "";
+        struct stat st;
+        pid_t pids[1];
+        size_t count = 0;
+        if (fstatat(pipe_fd, "control_lock", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            lock_holders(&st, pids, 1, &count) == 0 && count > 0 && pids[0] > 0) {
+                uid_t uid;
+                char owner[128] = "";
+                if (lock_holder_uid(pids[0], &uid) == 0)
+                        safe_fs_describe_owner(uid, owner, sizeof(owner));
+                (void)snprintf(holder, sizeof(holder), " (process %d%s%s holds it)", (int)pids[0],
+                               owner[0] ? " of " : "", owner);
+        }
+        return error_set(err, -EBUSY,
+                         "the control program says \"An instance of this daemon is already "
+                         "running\" on %s, but no MPS control daemon runs there: something else "
+                         "holds its control_lock%s; end that process, or remove %s/control_lock",
+                         pipe_dir, holder, pipe_dir);
 }
 
 /* The daemon found in our pipe folder: kept if it serves the target and answers. */
@@ -216,6 +274,16 @@ static int start_target(struct ops_context *context, const struct target *target
         const struct mps_daemon *other = other_daemon(context, target->uuid, paths->pipe_dir);
         if (other)
                 return refuse_other(context, target->uuid, other, err);
+        /* Another user's daemon's environment cannot be read: its folder, in a known layout,
+         * still shows it. */
+        struct daemon_folder_hit hit;
+        if (daemon_folder_find_other(target->uuid, context->layout.runtime_dir, paths->pipe_dir,
+                                     &hit) == 1 &&
+            !pid_file_outdated(context, &hit)) {
+                struct mps_daemon found = {.pid = hit.pid, .uid = hit.owner};
+                (void)snprintf(found.pipe_dir, sizeof(found.pipe_dir), "%s", hit.pipe_dir);
+                return refuse_other(context, target->uuid, &found, err);
+        }
 
         _cleanup_close_ int pipe_fd = -1;
         r = layout_make(&context->layout, target->uuid, &pipe_fd, NULL, err);
@@ -242,9 +310,19 @@ static int start_target(struct ops_context *context, const struct target *target
                         return error_prefix(err, "cannot clean the dead daemon's files in %s",
                                             paths->pipe_dir);
                 result->stale_pid = stale;
+        } else if (daemon_folder_live(paths->pipe_dir, NULL) == 0) {
+                /* What a quit daemon leaves (control_lock, the sockets) is removed by name: a
+                 * control_lock that another user opened while it was there (it is 0666) and now
+                 * holds would otherwise make `-d` fail; the new daemon makes fresh files. */
+                r = layout_clean_daemon_files(pipe_fd, err);
+                if (r < 0)
+                        return error_prefix(err, "cannot clean the old daemon's files in %s",
+                                            paths->pipe_dir);
         }
 
         r = mps_control_start(&endpoint, err);
+        if (r == -EALREADY && daemon_folder_live(paths->pipe_dir, NULL) != 1)
+                return already_but_none(pipe_fd, paths->pipe_dir, err);
         if (r == -EALREADY) {
                 /* Started by someone outside the node lock since the scan: keep theirs. */
                 error_clear(err);
@@ -604,6 +682,43 @@ static int take_confirmed(const struct ops_context *context, struct ahead *ahead
         return 0;
 }
 
+/* Daemons of other users whose environment cannot be read, and whose pid file is in no known
+ * folder of these targets: which device they serve cannot be told, so a second daemon on it
+ * could not be refused. Said as a warning; start goes on. */
+static void unknown_daemons(const struct ops_context *context, struct error *warning)
+{
+        _cleanup_free_ const char **uuids = calloc(context->target_count + 1, sizeof(*uuids));
+        if (!uuids)
+                return;
+        for (size_t i = 0; i < context->target_count; i++)
+                uuids[i] = context->targets[i].uuid;
+        size_t len = 0, count = 0;
+        for (size_t i = 0; i < context->daemon_count; i++) {
+                const struct mps_daemon *daemon = &context->daemons[i];
+                if (daemon->environ_known ||
+                    daemon_folder_accounts_for(daemon, context->layout.runtime_dir, uuids,
+                                               context->target_count))
+                        continue;
+                char owner[128];
+                safe_fs_describe_owner(daemon->uid, owner, sizeof(owner));
+                int n = snprintf(warning->message + len, sizeof(warning->message) - len,
+                                 "%spid %d of %s", count ? ", " : "", (int)daemon->pid, owner);
+                if (n < 0 || (size_t)n >= sizeof(warning->message) - len)
+                        break;
+                len += (size_t)n;
+                count++;
+        }
+        if (count > 0)
+                (void)error_prefix(warning,
+                                   "cannot tell which devices %s MPS control daemon%s of another "
+                                   "user serve%s (%s environment is not readable and %s folder "
+                                   "is not in a known layout); a second daemon on one of them "
+                                   "would time-slice with it",
+                                   count == 1 ? "this" : "these", count == 1 ? "" : "s",
+                                   count == 1 ? "s" : "", count == 1 ? "its" : "their",
+                                   count == 1 ? "its" : "their");
+}
+
 void start_report_done(struct start_report *report)
 {
         free(report->results);
@@ -653,7 +768,9 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
                 int nvml = discovery_finish(context, &discovery, ret_failure, err);
                 if (nvml < 0)
                         return nvml;
-                *ret_failure = OPS_FAILURE_OTHER;
+                /* Another user's runtime folder or lock: a configuration problem (exit 2) whose
+                 * message names --runtime-dir. */
+                *ret_failure = r == -EACCES || r == -EPERM ? OPS_FAILURE_USAGE : OPS_FAILURE_OTHER;
                 *err = lock_error;
                 return r;
         }
@@ -686,6 +803,7 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
         for (size_t i = 0; i < context->target_count; i++)
                 if (report.results[i].outcome == START_FAILED)
                         report.failed++;
+        unknown_daemons(context, &report.warning);
         (void)node_cache_write(runtime_fd, context->layout.runtime_dir, context->node,
                                &report.cache_error);
         *ret_report = report;

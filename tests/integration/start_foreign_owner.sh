@@ -35,7 +35,7 @@ rm -rf "${MPSMIG_RUNTIME_DIR:?}/$UUID0"
 # --- the runtime folder itself owned by nobody: nothing is tried
 chown nobody "$MPSMIG_RUNTIME_DIR"
 m start
-check_eq "foreign runtime folder: exit 1" 1 "$rc"
+check_eq "foreign runtime folder: exit 2 (a bad runtime folder)" 2 "$rc"
 check_contains "foreign runtime folder: says whose it is" "belongs to user nobody" "$err"
 check_eq "foreign runtime folder: no daemon" "" "$(daemons)"
 check_eq "foreign runtime folder: nothing made in it (the lock and node cache are from before)" "lock node.json" "$(ls -A "$MPSMIG_RUNTIME_DIR" | xargs)"

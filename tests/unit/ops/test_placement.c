@@ -297,6 +297,13 @@ static void test_links_and_odd_names(void **state)
         assert_int_equal(fstatat(f->dir, "MIG-GPU-8f8bff94_1_0", &st, AT_SYMLINK_NOFOLLOW), 0);
         assert_true(S_ISREG(st.st_mode));
         assert_int_equal(placement_read(f->dir, ".hidden", &entries, &count, &err), -EINVAL);
+
+        /* a fifo under a ledger's name (another user's ledger folder, which a run only reads)
+         * is refused at once, never waited on; the alarm ends a hang */
+        assert_int_equal(mkfifoat(f->dir, "MIG-fifo", 0644), 0);
+        alarm(5);
+        assert_int_equal(placement_read(f->dir, "MIG-fifo", &entries, &count, &err), -EBADMSG);
+        alarm(0);
 }
 
 int main(void)
