@@ -100,6 +100,8 @@ echo "runs refused: $refused of $runs"
 echo "status calls failed: $status_failed of $status_calls"
 echo "most MPS clients one racing status saw: $most_clients"
 echo "MPS clients once every run had started: $holding (of $runs runs)"
+echo "clients per target then: $(grep -oE '"client_count": [0-9]+' "$work/holding" |
+        awk '{ printf "%s%s", sep, $2; sep = " " }')"
 sort -n "$latencies" | awk '
         { v[NR] = $1 }
         END {

@@ -9,7 +9,13 @@
 use_topology a30-seed
 pipe0=$MPSMIG_RUNTIME_DIR/$UUID0/pipe
 
-SIMGPU_MPS_NO_ANSWER=$UUID0 m start --timeout 1
+# A daemon that hangs once running, in mpsmig's own folders for 0:1:0 (a start reported failed
+# stops the daemon it began, so the hung one is started by hand; start then keeps it).
+mkdir -p "$pipe0" "$MPSMIG_RUNTIME_DIR/$UUID0/log"
+SIMGPU_MPS_NO_ANSWER=$UUID0 CUDA_VISIBLE_DEVICES=$UUID0 CUDA_MPS_PIPE_DIRECTORY=$pipe0 \
+        CUDA_MPS_LOG_DIRECTORY=$MPSMIG_RUNTIME_DIR/$UUID0/log \
+        "$SIMRUN" "$topology" -- nvidia-cuda-mps-control -d
+m start --timeout 1
 check_eq "start with 0:1:0 hung: exit 1" 1 "$rc"
 check_eq "... the other three started" 3 "$(rows started "$out")"
 hung=$(pid_in "$pipe0")
