@@ -284,9 +284,8 @@ static int write_marker(int fd)
         int n = snprintf(text, sizeof(text),
                          "made by mpsmig (pid %ld, uid %u); `mpsmig stop` removes this folder\n",
                          (long)getpid(), (unsigned)geteuid());
-        if (write(marker, text, (size_t)n) != n)
-                return -EIO;
-        return 0;
+        /* A full disk says ENOSPC, not a bare I/O error. */
+        return fd_write_fully(marker, text, (size_t)n);
 }
 
 /* Whether the folder holds nothing at all (no marker either). */

@@ -321,8 +321,12 @@ int lock_file_acquire(int dir_fd, const char *dir_path, const char *name, const 
         }
         int r = write_holder(fd);
         if (r < 0)
-                return error_set(err, r, "cannot write into the %s %s/%s: %s", what, dir_path, name,
-                                 strerror(-r));
+                return error_set(err, r, "cannot write into the %s %s/%s: %s%s", what, dir_path,
+                                 name, strerror(-r),
+                                 r == -ENOSPC || r == -EDQUOT
+                                     ? ": free space on its file system, or choose another "
+                                       "folder with --runtime-dir"
+                                     : "");
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
