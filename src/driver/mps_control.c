@@ -224,6 +224,16 @@ static void pause_ms(unsigned base_ms, long long deadline_ms)
 /* Runs commands in client mode in the daemon's turn, again after a pause while the daemon says
  * it is busy, all within timeout_ms; 0 with the result when the program exited by itself
  * (whatever its status) and did not say that no daemon runs. */
+static int busy_error(const struct mps_endpoint *ep, int timeout_ms, int attempts, bool had_turn,
+                      struct error *err)
+{
+        return error_set(err, -EBUSY,
+                         "the MPS control daemon on %s was busy with other control clients for %d "
+                         "ms (%d attempts%s; it serves one at a time)",
+                         ep->pipe_dir, timeout_ms, attempts,
+                         had_turn ? "" : ", without a turn: others held it");
+}
+
 static int query(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
                  struct spawn_result *ret_result, struct error *err)
 {
@@ -236,11 +246,7 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
         for (;;) {
                 long long left = deadline - monotonic_now_ms();
                 if (left <= 0)
-                        return error_set(err, -EBUSY,
-                                         "the MPS control daemon on %s was busy with other "
-                                         "control clients for %d ms (%d attempts; it serves one "
-                                         "at a time)",
-                                         ep->pipe_dir, timeout_ms, attempts);
+                        return busy_error(ep, timeout_ms, attempts, turn >= 0, err);
                 attempts++;
                 r = invoke(ep, NULL, commands, (int)left, &res, err);
                 if (r < 0)
@@ -254,7 +260,10 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
                         backoff_ms *= 2;
         }
         char how[160];
-        if (res.timed_out || !res.exited)
+        /* Turned away until the deadline cut the last try short: busy, not hung. */
+        if (res.timed_out && attempts > 1)
+                r = busy_error(ep, timeout_ms, attempts, turn >= 0, err);
+        else if (res.timed_out || !res.exited)
                 r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,
                               "cannot ask the MPS control daemon on %s: %s %s", ep->pipe_dir,
                               ep->program,

@@ -129,11 +129,11 @@ static void test_busy_until_the_deadline(void **state)
         int status;
         struct error err = {0};
         long long began = monotonic_now_ms();
-        assert_int_equal(mps_control_run(&f->ep, "ps\n", 300, &output, &size, &status, &err),
+        assert_int_equal(mps_control_run(&f->ep, "ps\n", 600, &output, &size, &status, &err),
                          -EBUSY);
         long long spent = monotonic_now_ms() - began;
-        assert_true(spent >= 300);
-        assert_true(spent < 3000);
+        assert_true(spent >= 600);
+        assert_true(spent < 5000);
         assert_non_null(strstr(err.message, "busy with other control clients"));
         assert_non_null(strstr(err.message, f->pipe_dir));
         char seen[65536];
@@ -191,7 +191,7 @@ static void test_runs_without_a_turn_that_never_comes(void **state)
         struct fixture *f = *state;
         write_program(f, 0);
         /* A holder that never lets go (another user): the query runs once the turn's 300 ms
-         * wait is spent, without the turn, and still gets its whole 400 ms to be answered. */
+         * wait is spent, without the turn, and still gets its whole timeout to be answered. */
         f->ep.turn_wait_ms = 300;
         int fd = open(f->pipe_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(fd >= 0);
@@ -201,7 +201,7 @@ static void test_runs_without_a_turn_that_never_comes(void **state)
         int status;
         struct error err = {0};
         long long began = monotonic_now_ms();
-        int r = mps_control_run(&f->ep, "ps\n", 400, &output, &size, &status, &err);
+        int r = mps_control_run(&f->ep, "ps\n", 5000, &output, &size, &status, &err);
         long long spent = monotonic_now_ms() - began;
         (void)close(fd);
         assert_int_equal(r, 0);
