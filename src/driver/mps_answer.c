@@ -248,7 +248,8 @@ int mps_answer_device_query(const char *text, size_t size, char *buffer, size_t 
         if (r < 0)
                 return r;
         struct line_reader lr = reader(text, size);
-        struct line l;
+        /* What is quoted when the answer ends early: nothing. */
+        struct line l = {"", 0, 0};
         if (!next_line(&lr, &l) || l.len != strlen("Default") || memcmp(l.p, "Default", l.len))
                 return malformed(err, command, &l, "\"Default\" first");
         if (!next_line(&lr, &l) || l.len < strlen("Device") || memcmp(l.p, "Device", 6) != 0)
