@@ -68,7 +68,7 @@ say "nvidia-smi -L"
 nvidia-smi -L | tee "$out_dir/smi-L.txt"
 
 say "nvidia-smi --query-gpu"
-nvidia-smi --query-gpu=index,uuid,name,memory.total,mig.mode.current,mig.mode.pending,compute_mode \
+nvidia-smi --query-gpu=index,uuid,name,memory.total,mig.mode.current,mig.mode.pending,compute_mode,pci.bus_id \
         --format=csv | tee "$out_dir/smi-query.csv"
 
 say "comparison"
@@ -88,11 +88,12 @@ mig_word() {
         esac
 }
 
-while IFS=, read -r index uuid name memory current pending compute; do
+while IFS=, read -r index uuid name memory current pending compute bus_id; do
         index=${index# } uuid=${uuid# } name=${name# } memory=${memory# }
-        current=${current# } pending=${pending# } compute=${compute# }
+        current=${current# } pending=${pending# } compute=${compute# } bus_id=${bus_id# }
         g=gpus.$index
         same "GPU $index uuid" "$(field "$g.uuid")" "$uuid"
+        same "GPU $index PCI bus id" "$(field "$g.pci_bus_id")" "$bus_id"
         same "GPU $index name" "$(field "$g.name")" "$name"
         same "GPU $index memory MiB" "$(field "$g.memory_mib")" "${memory% MiB}"
         same "GPU $index MIG mode current" "$(field "$g.mig_mode_current")" "$(mig_word "$current")"
@@ -104,7 +105,8 @@ while IFS=, read -r index uuid name memory current pending compute; do
                 same "GPU $index compute mode" "$(field "$g.compute_mode")" "$compute"
         fi
         case $name in
-        *H100*) same "GPU $index SM count (shared/facts: 132 on an H100)" "$(field "$g.sm_count")" 132 ;;
+        *H100* | *H200*) same "GPU $index SM count (132 on an H100 and an H200: docs/driver-facts.md)" \
+                "$(field "$g.sm_count")" 132 ;;
         *) echo "note: GPU $index SM count $(field "$g.sm_count"): no recorded fact for $name" ;;
         esac
         if [ "$(field "$g.mig_mode_current")" != enabled ]; then
