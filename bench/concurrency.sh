@@ -60,9 +60,19 @@ for n in $(seq "$status_calls"); do
 done
 # While the probes hold their contexts: how many clients the daemons list (the proof that the
 # runs went through MPS, not around it).
+# A run has exec'd its program before the program has reached the daemon (CUDA's start-up), so
+# the daemons are asked until they list one client per run, for at most half the hold.
 for _ in $(seq 600); do all_started && break; sleep 0.1; done
-"$mpsmig" status --json "${status_options[@]}" >"$work/holding" 2>&1
-holding=$(grep -oE '"client_count": [0-9]+' "$work/holding" | awk '{ s += $2 } END { print s + 0 }')
+holding=0
+stop_asking=$(awk -v now="$EPOCHREALTIME" -v hold="$hold" 'BEGIN { printf "%.3f", now + hold / 2 }')
+while :; do
+        "$mpsmig" status --json "${status_options[@]}" >"$work/holding" 2>&1
+        holding=$(grep -oE '"client_count": [0-9]+' "$work/holding" |
+                awk '{ s += $2 } END { print s + 0 }')
+        [ "$holding" -ge "$runs" ] && break
+        awk -v now="$EPOCHREALTIME" -v end="$stop_asking" 'BEGIN { exit !(now < end) }' || break
+        sleep 0.2
+done
 # Only these: a caller's bare `wait` may include a process substitution that never ends.
 wait "${pids[@]}"
 elapsed=$(awk -v a="$began" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')

@@ -387,7 +387,7 @@ const struct verb verb_status = {
              "\n"
              "Options:\n" LIFECYCLE_OPTIONS_HELP
              "  --timeout SECONDS    How long a daemon may take to answer before it counts\n"
-             "                       as not answering (default 2)\n" LIFECYCLE_HELP_OPTION "\n"
+             "                       as not answering (default 5)\n" LIFECYCLE_HELP_OPTION "\n"
              "Exit status (for monitoring): 0 every daemon runs and answers, 3 some daemon is\n"
              "not running, stale or not answering, or an orphan is left, 1 an error (a folder\n"
              "that could not be read safely) or a lost GPU, 2 usage error, bad runtime folder\n"

@@ -15,7 +15,7 @@
 
 #define OPS_START_TIMEOUT_MS_DEFAULT  10000 /* until a new daemon answers */
 #define OPS_STOP_TIMEOUT_MS_DEFAULT   10000 /* `quit -t`: how long clients get */
-#define OPS_STATUS_TIMEOUT_MS_DEFAULT 2000  /* a daemon slower than this is "not answering" */
+#define OPS_STATUS_TIMEOUT_MS_DEFAULT 5000  /* a daemon slower than this is "not answering" */
 #define OPS_FORCE_QUIT_SECONDS        1     /* stop --force: `quit -t 1` */
 #define OPS_FORCE_WAIT_MS             2000  /* stop --force: then this long before escalating */
 #define OPS_ESCALATION_WAIT_MS        2000  /* after each escalation step */

@@ -60,13 +60,23 @@ done
 
 say "mpsmig: $runs runs at once on GPU 0, $status_calls status calls racing them"
 RUN_OPTIONS="--on 0" STATUS_OPTIONS="--whole-gpus" \
-        bash "$here/../../bench/concurrency.sh" "$mpsmig" "$probe" "$runs" "$status_calls" 3 ||
+        bash "$here/../../bench/concurrency.sh" "$mpsmig" "$probe" "$runs" "$status_calls" 8 ||
         failed=1
 
 say "the same once more (a second sample)"
 RUN_OPTIONS="--on 0" STATUS_OPTIONS="--whole-gpus" \
-        bash "$here/../../bench/concurrency.sh" "$mpsmig" "$probe" "$runs" "$status_calls" 3 ||
+        bash "$here/../../bench/concurrency.sh" "$mpsmig" "$probe" "$runs" "$status_calls" 8 ||
         failed=1
+
+say "where a loaded run's time goes: $status_calls mpsmig list at once (NVML only, no daemon)"
+began=$EPOCHREALTIME
+pids=()
+for n in $(seq "$status_calls"); do
+        "$mpsmig" list >/dev/null 2>&1 &
+        pids+=($!)
+done
+wait "${pids[@]}"
+awk -v a="$began" -v b="$EPOCHREALTIME" 'BEGIN { printf "wall %.2f s\n", b - a }'
 
 say "one run alone, for the latency without load"
 for n in 1 2 3 4 5; do
