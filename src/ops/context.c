@@ -118,9 +118,12 @@ static void ask_node_wide(const struct ops_context *context, struct mps_daemon *
             .timeout_ms = OPS_NODE_WIDE_QUERY_MS,
         };
         struct error ignored = {0};
-        if (mps_control_device_query(&endpoint, daemon->served_devices,
-                                     sizeof(daemon->served_devices), &ignored) == 0)
-                daemon->served_known = true;
+        int r = mps_control_device_query(&endpoint, daemon->served_devices,
+                                         sizeof(daemon->served_devices), &ignored);
+        /* Gone since the scan (it quit, or was ended): it serves nothing now. */
+        if (r == MPS_ANSWER_NO_DAEMON)
+                daemon->served_devices[0] = '\0';
+        daemon->served_known = r == 0 || r == MPS_ANSWER_NO_DAEMON;
 }
 
 int ops_context_scan(struct ops_context *context, struct error *err)
