@@ -6,8 +6,7 @@
 #include <sys/file.h>
 #include <time.h>
 
-#define PAUSE_MIN_NS 1000000L /* 1 ms */
-#define PAUSE_MAX_NS 5000000L /* 5 ms: a lock given back waits little for its next holder */
+#define PAUSE_MAX_NS 5000000L /* 5 ms */
 
 long long monotonic_now_ms(void)
 {
@@ -16,9 +15,22 @@ long long monotonic_now_ms(void)
         return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+void backoff_pause(long *pause_ns, long long deadline_ms)
+{
+        long long left = deadline_ms - monotonic_now_ms();
+        if (left <= 0)
+                return;
+        struct timespec pause = {0, *pause_ns};
+        if (*pause_ns / 1000000 > left)
+                pause.tv_nsec = (long)left * 1000000;
+        (void)nanosleep(&pause, NULL);
+        if (*pause_ns < PAUSE_MAX_NS)
+                *pause_ns *= 2;
+}
+
 int flock_wait(int fd, int operation, long long deadline_ms)
 {
-        long pause_ns = PAUSE_MIN_NS;
+        long pause_ns = PAUSE_START_NS;
         for (;;) {
                 if (flock(fd, operation | LOCK_NB) == 0)
                         return 0;
@@ -26,14 +38,8 @@ int flock_wait(int fd, int operation, long long deadline_ms)
                         continue;
                 if (errno != EWOULDBLOCK)
                         return -errno;
-                long long left = deadline_ms - monotonic_now_ms();
-                if (left <= 0)
+                if (deadline_ms - monotonic_now_ms() <= 0)
                         return -ETIMEDOUT;
-                struct timespec pause = {0, pause_ns};
-                if (pause_ns / 1000000 > left)
-                        pause.tv_nsec = (long)left * 1000000;
-                (void)nanosleep(&pause, NULL);
-                if (pause_ns < PAUSE_MAX_NS)
-                        pause_ns *= 2;
+                backoff_pause(&pause_ns, deadline_ms);
         }
 }

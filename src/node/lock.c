@@ -1,5 +1,5 @@
 /* The node lock and the placement lock; see lock.h. flock has no timed wait, so the wait retries
- * a non-blocking flock with a growing pause (1 ms to 25 ms) against a CLOCK_MONOTONIC deadline: a
+ * a non-blocking flock with a growing pause (base/flock_wait) against a CLOCK_MONOTONIC deadline: a
  * blocking flock could only be bounded by a signal, which would reach other threads of the
  * caller. Who holds a busy lock comes from the kernel's lock table (/proc/locks), not from the
  * pid a former holder wrote, which may be stale. */
@@ -21,18 +21,10 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/flock_wait.h"
 #include "base/safe_fs.h"
 
-#define PAUSE_MIN_NS 1000000L  /* 1 ms */
-#define PAUSE_MAX_NS 25000000L /* 25 ms */
-#define HOLDERS_MAX  16
-
-static long long monotonic_ms(void)
-{
-        struct timespec now;
-        (void)clock_gettime(CLOCK_MONOTONIC, &now);
-        return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
+#define HOLDERS_MAX 16
 
 /* The pid the holder wrote, if it still names a live process; 0 otherwise. */
 static pid_t read_holder(int fd)
@@ -253,17 +245,14 @@ static int replace_lock_file(int dir_fd, const char *dir_path, const char *name,
                 return error_set(err, -e, "cannot replace the %s %s/%s: %s", what, dir_path, name,
                                  strerror(e));
         }
-        long pause_ns = PAUSE_MIN_NS;
+        long pause_ns = PAUSE_START_NS;
         pid_t ours;
         while ((ours = held_by_us(old)) != 0) {
-                if (monotonic_ms() >= deadline)
+                if (monotonic_now_ms() >= deadline)
                         return error_set(err, -ETIMEDOUT,
                                          "the replaced %s %s/%s is still held by process %d", what,
                                          dir_path, name, (int)ours);
-                struct timespec pause = {0, pause_ns};
-                (void)nanosleep(&pause, NULL);
-                if (pause_ns < PAUSE_MAX_NS)
-                        pause_ns *= 2;
+                backoff_pause(&pause_ns, deadline);
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -272,8 +261,8 @@ static int replace_lock_file(int dir_fd, const char *dir_path, const char *name,
 int lock_file_acquire(int dir_fd, const char *dir_path, const char *name, const char *what,
                       int timeout_ms, int *ret_fd, struct error *err)
 {
-        long long deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-        long pause_ns = PAUSE_MIN_NS;
+        long long deadline = monotonic_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        long pause_ns = PAUSE_START_NS;
         _cleanup_close_ int fd = -1;
         struct stat st;
         for (;;) {
@@ -303,8 +292,7 @@ int lock_file_acquire(int dir_fd, const char *dir_path, const char *name, const 
                         fd = replaced;
                         break;
                 }
-                long long left = deadline - monotonic_ms();
-                if (left <= 0) {
+                if (deadline - monotonic_now_ms() <= 0) {
                         char who[256];
                         describe_holder(fd, who, sizeof(who));
                         return error_set(err, -ETIMEDOUT,
@@ -312,12 +300,7 @@ int lock_file_acquire(int dir_fd, const char *dir_path, const char *name, const 
                                          "try again when it is done",
                                          who, what, dir_path, name, timeout_ms);
                 }
-                struct timespec pause = {0, pause_ns};
-                if (pause_ns / 1000000 > left)
-                        pause.tv_nsec = (long)left * 1000000;
-                (void)nanosleep(&pause, NULL);
-                if (pause_ns < PAUSE_MAX_NS)
-                        pause_ns *= 2;
+                backoff_pause(&pause_ns, deadline);
         }
         int r = write_holder(fd);
         if (r < 0)
