@@ -160,3 +160,14 @@ private_topology() {
                 "$TOPOLOGIES/$1.json" >"$T/$1.json"
         echo "$T/$1.json"
 }
+
+# until_true SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds or time is up
+until_true() {
+        tries=$(($1 * 20))
+        shift
+        for _ in $(seq "$tries"); do
+                "$@" && return 0
+                sleep 0.05
+        done
+        return 1
+}

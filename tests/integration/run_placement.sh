@@ -3,48 +3,11 @@
 # land exactly 5 on each, as each daemon's own client list shows; a client killed with -9 leaves
 # its list and the next run fills the gap; --profile and profile names limit the choice.
 . "$MPSMIG_SOURCE/tests/lib.sh"
-
-topology=$(private_topology a30-seed)
-m() { sim "$topology" "$MPSMIG" "$@"; }
-uuids=$(grep -oE 'MIG-[0-9a-f-]{36}' "$topology")
+. "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
+use_topology a30-seed
 # Long enough to outlive every check under a loaded machine; the probes are ended with SIGTERM at
 # the end.
 HOLD=120
-
-# clients UUID: the client pids the daemon of UUID lists (get_server_list, then get_client_list
-# of each server), sorted, one a line. A daemon serves one control client at a time and refuses
-# the others (docs/driver-facts.md, 2026-12-02): these queries race with the runs' own, so a
-# refused one is asked again, bounded.
-clients() {
-        pipe=$MPSMIG_RUNTIME_DIR/$1/pipe
-        ctl() {
-                local answer tries=0
-                until answer=$(printf '%b' "$1" | CUDA_MPS_PIPE_DIRECTORY=$pipe \
-                        CUDA_VISIBLE_DEVICES=$2 "$SIMRUN" "$topology" -- nvidia-cuda-mps-control \
-                        2>"$T/ctl.err"); do
-                        grep -q '^Cannot send command' "$T/ctl.err" && [ $((tries += 1)) -lt 100 ] ||
-                                break
-                        sleep 0.02
-                done
-                [ -z "$answer" ] || printf '%s\n' "$answer"
-        }
-        for server in $(ctl 'get_server_list\n' "$1"); do
-                ctl "get_client_list $server\n" "$1"
-        done | sort -n
-}
-
-# wait_for_counts EXPECTED: waits (at most 60 s) until the four daemons' client counts, in
-# nvidia-smi order and space-separated, are EXPECTED; sets $counts to the last ones seen.
-wait_for_counts() {
-        deadline=$((SECONDS + 60))
-        while :; do
-                counts=$(for uuid in $uuids; do clients "$uuid" | wc -l; done | tr '\n' ' ')
-                counts=${counts% }
-                [ "$counts" = "$1" ] && return 0
-                [ "$SECONDS" -ge "$deadline" ] && return 1
-                sleep 0.2
-        done
-}
 
 m start
 check_eq "start the four daemons" 0 "$rc"

@@ -10,35 +10,10 @@ if [ "$(id -u)" != 0 ]; then
         exit 77
 fi
 . "$MPSMIG_SOURCE/tests/lib.sh"
-
-topology=$(private_topology a30-seed)
-m() { sim "$topology" "$MPSMIG" "$@"; }
-uuids=$(grep -oE 'MIG-[0-9a-f-]{36}' "$topology")
+. "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
+use_topology a30-seed
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 HOLD=120
-
-# clients UUID: the client pids root's daemon of UUID lists, sorted, one a line.
-clients() {
-        pipe=$MPSMIG_RUNTIME_DIR/$1/pipe
-        ctl() { printf '%b' "$1" | CUDA_MPS_PIPE_DIRECTORY=$pipe CUDA_VISIBLE_DEVICES=$2 \
-                "$SIMRUN" "$topology" -- nvidia-cuda-mps-control; }
-        for server in $(ctl 'get_server_list\n' "$1"); do
-                ctl "get_client_list $server\n" "$1"
-        done | sort -n
-}
-
-# wait_for_counts EXPECTED: waits (at most 60 s) until the four daemons' client counts are
-# EXPECTED; sets $counts to the last ones seen.
-wait_for_counts() {
-        deadline=$((SECONDS + 60))
-        while :; do
-                counts=$(for uuid in $uuids; do clients "$uuid" | wc -l; done | tr '\n' ' ')
-                counts=${counts% }
-                [ "$counts" = "$1" ] && return 0
-                [ "$SECONDS" -ge "$deadline" ] && return 1
-                sleep 0.2
-        done
-}
 
 # burst N: N runs as nobody at once, each a probe holding its client; their pids in $pids.
 burst() {

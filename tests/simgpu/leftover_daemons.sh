@@ -13,16 +13,6 @@ alive() {
         state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
         [ -n "$state" ] && [ "$state" != Z ]
 }
-# until_true SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds or time is up
-until_true() {
-        tries=$(($1 * 20))
-        shift
-        for _ in $(seq "$tries"); do
-                "$@" && return 0
-                sleep 0.05
-        done
-        return 1
-}
 gone() { ! alive "$1"; }
 
 # --- SIMGPU_MPS_EXIT_WITH_PID: a hung daemon and its server end when the watched process does

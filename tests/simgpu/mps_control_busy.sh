@@ -19,16 +19,6 @@ ask() {
         out=$(cat "$T/.out")
         err=$(cat "$T/.err")
 }
-# until_true SECONDS COMMAND...: polls COMMAND every 0.05 s until it succeeds or time is up
-until_true() {
-        tries=$(($1 * 20))
-        shift
-        for _ in $(seq "$tries"); do
-                "$@" && return 0
-                sleep 0.05
-        done
-        return 1
-}
 lines_at_least() { [ "$(wc -l <"$2")" -ge "$1" ]; }
 # concurrent K LINE: K clients at once, each asking LINE; sets $served, $refused, $other
 concurrent() {
