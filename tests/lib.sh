@@ -152,10 +152,11 @@ sim() {
 }
 
 # private_topology NAME: a copy of a shipped topology whose UUIDs end in this test's own 12 hex
-# digits, printed as a path. Tests run in parallel, and mpsmig rightly refuses to start a second
+# digits (PRIVATE_SUFFIX when set, so that two topologies of one test name the same devices),
+# printed as a path. Tests run in parallel, and mpsmig rightly refuses to start a second
 # daemon on a device another daemon serves; private UUIDs keep the tests out of each other's way.
 private_topology() {
-        suffix=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+        suffix=${PRIVATE_SUFFIX:-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')}
         sed -E "s/((GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{12}/\1$suffix/g" \
                 "$TOPOLOGIES/$1.json" >"$T/$1.json"
         echo "$T/$1.json"
