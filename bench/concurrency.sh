@@ -3,12 +3,13 @@
 # calls racing them, as a job launcher and a monitor do on a busy node. Each run execs a shell
 # that prints the moment it began (so the run's own latency is from its launch to that moment)
 # and then becomes the probe, held HOLD seconds, so that the runs are MPS clients all at once.
-# Counts refused runs (exit status not 0), failed status calls (exit status other than 0), the
-# MPS clients the daemons list once every run has started (each run must be one), and the runs'
-# latency (median, p90, p99, max).
+# Counts refused runs (those that never started their program), failed status calls (exit status
+# other than 0), the MPS clients the daemons list once every run has started (each run must be
+# one), and the runs' latency (median, p90, p99, max).
 #
 # Usage: bench/concurrency.sh MPSMIG PROBE [RUNS [STATUS_CALLS [HOLD]]]
-#   (defaults 32, 200, 2). The daemons must be running already; MPSMIG_RUNTIME_DIR, the
+#   (defaults 32, 200, 2; the probes are ended once counted, so a long HOLD costs nothing). The
+#   daemons must be running already; MPSMIG_RUNTIME_DIR, the
 #   layout and the driver (simgpu or real) come from the environment; RUN_OPTIONS (e.g.
 #   "--on 0") goes to every run, STATUS_OPTIONS (e.g. "--whole-gpus") to every status.
 # Prints a report on stdout; exit status 0 when no run was refused, no status failed and every run
@@ -25,13 +26,18 @@ read -r -a status_options <<<"${STATUS_OPTIONS:-}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mpsmig-concurrency.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# One run: its launch time, then what the shell it became printed first (its start time).
+# One run: its launch time, then what the shell it became printed first (its start time). Its
+# pid (mpsmig's, then the shell's, then the probe's: each execs the next) is kept, so that the
+# probes can be ended once they have been counted.
 one_run() {
-        local n=$1 began
+        local n=$1 began pid
         began=$EPOCHREALTIME
         "$mpsmig" run "${run_options[@]}" -- /bin/sh -c \
                 'date +%s.%N; exec "$0" --hold "$1"' "$probe" "$hold" \
-                >"$work/run.$n" 2>"$work/run-err.$n"
+                >"$work/run.$n" 2>"$work/run-err.$n" &
+        pid=$!
+        echo "$pid" >"$work/run-pid.$n"
+        wait "$pid"
         echo "$? $began" >"$work/run-rc.$n"
 }
 
@@ -73,6 +79,10 @@ while :; do
         awk -v now="$EPOCHREALTIME" -v end="$stop_asking" 'BEGIN { exit !(now < end) }' || break
         sleep 0.2
 done
+# Counted: the probes need not hold any longer.
+for n in $(seq "$runs"); do
+        kill -TERM "$(cat "$work/run-pid.$n" 2>/dev/null)" 2>/dev/null
+done
 # Only these: a caller's bare `wait` may include a process substitution that never ends.
 wait "${pids[@]}"
 elapsed=$(awk -v a="$began" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
@@ -82,12 +92,14 @@ latencies=$work/latencies
 : >"$latencies"
 for n in $(seq "$runs"); do
         read -r rc launched <"$work/run-rc.$n"
-        if [ "$rc" != 0 ]; then
+        started=$(head -1 "$work/run.$n")
+        # A run that never reached its program was refused; one ended after it was counted, or
+        # that ended by itself, was not.
+        if [ -z "$started" ]; then
                 refused=$((refused + 1))
                 echo "run $n: exit $rc: $(head -c 300 "$work/run-err.$n")"
                 continue
         fi
-        started=$(head -1 "$work/run.$n")
         awk -v a="$launched" -v b="$started" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }' \
                 >>"$latencies"
 done
