@@ -41,7 +41,7 @@ static void print_summary(const struct ops_context *context, const struct start_
 static int print_table(const struct ops_context *context, const struct start_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_LEFT},  {"RESULT", TABLE_LEFT},
+            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_UUID},  {"RESULT", TABLE_LEFT},
             {"PID", TABLE_RIGHT},   {"TIME", TABLE_RIGHT},
         };
         print_summary(context, results);

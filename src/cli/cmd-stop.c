@@ -37,7 +37,7 @@ static void describe(const struct stop_result *result, char *buffer, size_t size
 static int print_table(const struct ops_context *context, const struct stop_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_LEFT},    {"RESULT", TABLE_LEFT},
+            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_UUID},    {"RESULT", TABLE_LEFT},
             {"PID", TABLE_RIGHT},   {"FOLDERS", TABLE_LEFT}, {"TIME", TABLE_RIGHT},
         };
         size_t counts[STOP_OUTCOMES];

@@ -89,6 +89,6 @@ check_contains "list --json --help: usage, not JSON" "Usage: mpsmig list" "$out"
 check_not_contains "list --json --help: no JSON" "schema_version" "$out"
 
 # Unique prefixes of long options are accepted (getopt_long).
-sim a30-seed "$MPSMIG" list --whole
+sim a30-seed "$MPSMIG" list --whole --wide
 check_eq "list --whole: exit 0" 0 "$rc"
 check_contains "list --whole: whole GPUs are targets" "GPU-0783f1eb-ab00-d6ec-92e4-8676be77de38" "$(printf '%s\n' "$out" | grep ' target ')"
