@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 build=$(cd "$build" && pwd)
 mpsmig=$build/mpsmig
 probe=$build/mpsmig-probe
-private=$(mktemp -d "${TMPDIR:-/tmp}/mpsmig-demo.XXXXXX")
-export MPSMIG_RUNTIME_DIR="$private/run"
+# Short names: the runtime folder must leave room for a unix socket path under it.
+private=$(mktemp -d "${TMPDIR:-/tmp}/mpsdemo.XXXXXX")
+export MPSMIG_RUNTIME_DIR="$private/r"
 # Every simulated daemon of this demo ends with this shell, even when it is killed (SIGKILL runs
 # no trap): docs/simgpu-mps.md.
 export SIMGPU_MPS_EXIT_WITH_PID=$$

@@ -16,11 +16,12 @@ check_eq "4 reader daemons" 4 "$(wc -w <<<"$reader")"
 # it leaves behind is found by lib.sh.
 TMPDIR=$T MPSMIG_DEMO_TOPOLOGY=$topology run_capture "$MPSMIG_SOURCE/contrib/demo.sh" "$MPSMIG_BUILD"
 check_eq "demo: exit 0 with the reader's daemons running" 0 "$rc"
+[ "$rc" = 0 ] || printf "%s\n" "$err"
 check_not_contains "demo: no start failed" "cannot start" "$err"
 check_contains "demo: phase headers" "== 2/4 Start one MPS control daemon" "$out"
 check_contains "demo: what to try next" "What to try next:" "$out"
 check_eq "demo: the reader's daemons untouched" "$reader" "$(daemons)"
-check_eq "demo: its folder removed" "" "$(find "$T" -maxdepth 1 -name 'mpsmig-demo.*')"
+check_eq "demo: its folder removed" "" "$(find "$T" -maxdepth 1 -name 'mpsdemo.*')"
 
 # Interrupted once its daemons run: it still stops them and removes its folder.
 TMPDIR=$T MPSMIG_DEMO_TOPOLOGY=$topology "$MPSMIG_SOURCE/contrib/demo.sh" "$MPSMIG_BUILD" \
@@ -31,7 +32,7 @@ kill -TERM "$demo"
 wait "$demo"
 check_eq "interrupted demo: exit 143" 143 "$?"
 check_eq "interrupted demo: only the reader's daemons are left" "$reader" "$(daemons)"
-check_eq "interrupted demo: its folder removed" "" "$(find "$T" -maxdepth 1 -name 'mpsmig-demo.*')"
+check_eq "interrupted demo: its folder removed" "" "$(find "$T" -maxdepth 1 -name 'mpsdemo.*')"
 
 m stop --runtime-dir "$T/reader"
 check_eq "the reader's daemons stopped" 0 "$rc"
