@@ -175,7 +175,8 @@ int table_print(const struct table *table, FILE *out)
         for (size_t c = 0; c < columns; c++)
                 total += widths[c];
         /* Too wide: cut the UUID columns to a unique prefix, where that makes them narrower. */
-        for (size_t c = 0; c < columns && total > output_table_width(); c++) {
+        size_t limit = output_table_width();
+        for (size_t c = 0; c < columns && total > limit; c++) {
                 if (table->columns[c].align != TABLE_UUID)
                         continue;
                 size_t cut = unique_prefix_length(table, c);
