@@ -182,7 +182,7 @@ const struct verb verb_start = {
     .summary = "Start one MPS control daemon per target, all at once",
     .usage =
         "Usage: mpsmig start [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
-        "                    [--timeout SECONDS] [--json] [TARGET...]\n"
+        "                    [--timeout SECONDS] [--wide] [--json] [TARGET...]\n"
         "\n"
         "Starts one MPS control daemon for every target (every MIG device, and every\n"
         "whole GPU with --whole-gpus; or the TARGETs named: a UUID or a unique prefix,\n"

@@ -423,7 +423,7 @@ const struct verb verb_status = {
     .name = "status",
     .summary = "Show every target's MPS control daemon: state, servers, clients, limits",
     .usage = "Usage: mpsmig status [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
-             "                     [--timeout SECONDS] [--json] [TARGET...]\n"
+             "                     [--timeout SECONDS] [--wide] [--json] [TARGET...]\n"
              "\n"
              "Asks every target's MPS control daemon (or the TARGETs named) at once and shows\n"
              "its state (running, not running, stale: its pid file outlived it, not\n"

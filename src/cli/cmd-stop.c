@@ -239,7 +239,8 @@ const struct verb verb_stop = {
     .summary = "Stop every target's MPS control daemon and remove mpsmig's folders",
     .usage =
         "Usage: mpsmig stop [--force] [--whole-gpus] [--layout default|seed]\n"
-        "                   [--runtime-dir DIR] [--timeout SECONDS] [--json] [TARGET...]\n"
+        "                   [--runtime-dir DIR] [--timeout SECONDS] [--wide] [--json]\n"
+        "                   [TARGET...]\n"
         "\n"
         "Stops the MPS control daemon of every target (or of the TARGETs named), all at\n"
         "once: `quit -t SECONDS` lets running clients finish for up to SECONDS, then the\n"
