@@ -31,15 +31,15 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) --log-level=WARNING -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps
-	CC=clang cmake -S . -B $(ASAN_BUILD) -DMPSMIG_SANITIZE=ON
+	CC=clang cmake -S . -B $(ASAN_BUILD) --log-level=WARNING -DMPSMIG_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMPSMIG_FUZZ=ON -DMPSMIG_SANITIZE=ON
+	CC=clang cmake -S . -B $(FUZZ_BUILD) --log-level=WARNING -DMPSMIG_FUZZ=ON -DMPSMIG_SANITIZE=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
