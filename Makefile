@@ -11,6 +11,14 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev 
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
 
+# Quiet recursive makes: no "Entering/Leaving directory" pair around every step of CMake's.
+MAKEFLAGS += --no-print-directory
+
+# $(call phase,TITLE,COMMAND): a header, the command, and how long it took; its exit status.
+phase = start=$$(date +%s); printf '\n==== %s\n' "$(1)"; $(2); rc=$$?; \
+	printf '==== %s: %s in %d s\n' "$(1)" "$$([ $$rc = 0 ] && echo done || echo FAILED)" \
+	"$$(( $$(date +%s) - start ))"; exit $$rc
+
 all: build
 
 # Installs the Debian packages the build and tests need, only when one is missing.
@@ -23,15 +31,15 @@ deps:
 	fi
 
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) --log-level=WARNING -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps
-	CC=clang cmake -S . -B $(ASAN_BUILD) -DMPSMIG_SANITIZE=ON
+	CC=clang cmake -S . -B $(ASAN_BUILD) --log-level=WARNING -DMPSMIG_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) -DMPSMIG_FUZZ=ON -DMPSMIG_SANITIZE=ON
+	CC=clang cmake -S . -B $(FUZZ_BUILD) --log-level=WARNING -DMPSMIG_FUZZ=ON -DMPSMIG_SANITIZE=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	tests/fuzz/run-all $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
@@ -43,17 +51,21 @@ test: build
 
 # The C sources follow .clang-format; this lists every file that does not.
 format-check: deps
+	@echo "format: clang-format --dry-run on $$(git ls-files '*.c' '*.h' | wc -l) C files..."
 	@bad=$$(for f in $$(git ls-files '*.c' '*.h'); do \
 		clang-format --dry-run --Werror "$$f" >/dev/null 2>&1 || echo "$$f"; done); \
 	if [ -n "$$bad" ]; then echo "not formatted (run clang-format -i):" $$bad; exit 1; fi; \
 	echo "format: every C file follows .clang-format"
 
 # Format, then every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target
-# briefly.
-check: format-check build asan
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
-	$(MAKE) fuzz
+# briefly; each phase with a header and its duration. ctest shows a failed test's whole output.
+check:
+	@$(call phase,format (clang-format),$(MAKE) format-check)
+	@$(call phase,build (gcc -Werror),$(MAKE) build)
+	@$(call phase,asan (clang ASan+UBSan build),$(MAKE) asan)
+	@$(call phase,tests (gcc build),cd $(BUILD) && ctest --output-on-failure -j $(JOBS))
+	@$(call phase,tests (ASan+UBSan build),cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS))
+	@$(call phase,fuzz ($(FUZZ_SECONDS) s per target),$(MAKE) fuzz)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -237,10 +237,10 @@ static bool is_directory(const char *path)
 
 /* Driver 580 made a missing pipe folder whose parent existed and started there, four times
  * (docs/hardware/2026-11-25/mps_control_unknowns*.txt, mps-control-client*.txt), mode 0777 under
- * umask 022; shared/facts read "Cannot access" for a missing one. One mkdir, no parents,
- * reconciles both: it fails where the parent is missing too, and that refusal keeps shared/facts'
- * form (stderr, the log warning) where the third reading printed it on stdout and made the log
- * folder (docs/driver-facts.md lists the difference). */
+ * umask 022; docs/driver-facts-mps-control.md read "Cannot access" for a missing one. One mkdir, no
+ * parents, reconciles both: it fails where the parent is missing too, and that refusal keeps the
+ * first readings' form (stderr, the log warning) where the third reading printed it on stdout and
+ * made the log folder (docs/driver-facts.md lists the difference). */
 static bool make_pipe_directory(const char *path)
 {
         if (is_directory(path))

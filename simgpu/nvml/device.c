@@ -187,7 +187,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory
 }
 
 /* With MIG on, the compute mode is a MIG device's (it reads its parent's setting); the whole
- * GPU answers NOT_SUPPORTED then (shared/facts/nvml-abi.md: "MIG on: pass a MIG handle"). */
+ * GPU answers NOT_SUPPORTED then (docs/driver-facts-nvml-abi.md: "MIG on: pass a MIG handle"). */
 NVML_API nvmlReturn_t nvmlDeviceGetComputeMode(nvmlDevice_t device, nvmlComputeMode_t *mode)
 {
         const struct nvml_state *s;

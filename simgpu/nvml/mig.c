@@ -1,6 +1,6 @@
 /* MIG calls of simgpu's NVML: the MIG mode and device slots of a whole GPU, MIG device handles
  * and their ids and attributes, and the GPU-instance profiles and instances. Error codes follow
- * driver 580 where shared/facts/nvml-abi.md measured them. */
+ * driver 580 where docs/driver-facts-nvml-abi.md measured them. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <string.h>

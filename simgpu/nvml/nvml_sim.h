@@ -1,5 +1,5 @@
 /* Shared declarations of simgpu's libnvidia-ml.so.1: the NVML types and constants it answers with
- * (copied from shared/facts/nvml-abi.md), the handle structs behind nvmlDevice_t and
+ * (copied from docs/driver-facts-nvml-abi.md), the handle structs behind nvmlDevice_t and
  * nvmlGpuInstance_t, and the lock-and-check helpers every exported call starts with. */
 #pragma once
 

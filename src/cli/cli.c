@@ -28,13 +28,24 @@ void cli_report(const struct error *err)
         cli_error("%s", err->message[0] ? err->message : "unknown error");
 }
 
+/* The verb whose options are being read: its usage errors point at its own help. */
+static const char *usage_verb;
+
+void cli_set_usage_verb(const char *verb)
+{
+        usage_verb = verb;
+}
+
 int cli_usage_error(const char *format, ...)
 {
         va_list ap;
         va_start(ap, format);
         vreport(format, ap);
         va_end(ap);
-        fputs("Try 'mpsmig --help'.\n", stderr);
+        if (usage_verb)
+                fprintf(stderr, "Try 'mpsmig help %s'.\n", usage_verb);
+        else
+                fputs("Try 'mpsmig --help'.\n", stderr);
         return EXIT_USAGE;
 }
 

@@ -34,8 +34,11 @@ extern const struct verb verb_run;
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "mpsmig: <err->message>" on stderr. */
 void cli_report(const struct error *err);
-/* Prints "mpsmig: <message>\nTry 'mpsmig --help'." and returns EXIT_USAGE. */
+/* Prints "mpsmig: <message>\nTry 'mpsmig --help'." and returns EXIT_USAGE; once a verb is
+ * running (cli_set_usage_verb), the hint is "Try 'mpsmig help VERB'." instead. */
 int cli_usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* The verb whose usage errors follow (NULL: the global ones), set by main before it runs one. */
+void cli_set_usage_verb(const char *verb);
 
 /* For a verb's getopt_long loop (optstring starting with ":", after any "+", so that a missing
  * argument returns ':'; opterr = 0). `c` is what getopt_long returned, '?' or ':'. Reports

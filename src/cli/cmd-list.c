@@ -90,8 +90,8 @@ static int print_table(const struct node *node, const struct target *targets, si
 {
         static const struct table_column columns[] = {
             {"DEVICE", TABLE_LEFT},  {"NAME", TABLE_LEFT}, {"MIG", TABLE_LEFT},
-            {"GI", TABLE_RIGHT},     {"CI", TABLE_RIGHT},  {"SMS", TABLE_RIGHT},
-            {"MEMORY", TABLE_RIGHT}, {"MPS", TABLE_LEFT},  {"UUID", TABLE_LEFT},
+            {"GI", TABLE_RIGHT},     {"CI", TABLE_RIGHT},  {"SM", TABLE_RIGHT},
+            {"MEMORY", TABLE_RIGHT}, {"MPS", TABLE_LEFT},  {"UUID", TABLE_UUID},
         };
         char cuda[16];
         format_cuda_version(cuda, sizeof(cuda), node->cuda_driver_version);
@@ -226,6 +226,7 @@ static int list_run(int argc, char **argv)
         static const struct option options[] = {
             {"whole-gpus", no_argument, NULL, 'w'},
             {"json", no_argument, NULL, 'j'},
+            {"wide", no_argument, NULL, 'W'},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -238,6 +239,9 @@ static int list_run(int argc, char **argv)
                         break;
                 case 'j':
                         json = true;
+                        break;
+                case 'W':
+                        output_set_wide(true);
                         break;
                 case 'h':
                         return cli_verb_help(&verb_list);
@@ -285,7 +289,7 @@ static int list_run(int argc, char **argv)
 const struct verb verb_list = {
     .name = "list",
     .summary = "Show the GPUs, their MIG devices, and which are MPS targets",
-    .usage = "Usage: mpsmig list [--whole-gpus] [--json]\n"
+    .usage = "Usage: mpsmig list [--whole-gpus] [--wide] [--json]\n"
              "\n"
              "Shows every GPU with its MIG mode, the MIG devices under it (GPU instance,\n"
              "compute instance, profile, SMs, memory, UUID), and which of them are MPS\n"
@@ -293,6 +297,9 @@ const struct verb verb_list = {
              "\n"
              "Options:\n"
              "  --whole-gpus  Also target every GPU whose MIG mode is disabled or unsupported\n"
+             "  --wide        Show every UUID whole, however wide the table (by default a\n"
+             "                table wider than the terminal, or 100 columns, shows unique\n"
+             "                prefixes: MIG-22f0c05f\u2026)\n"
              "  --json        Print a JSON document (schema: docs/json.md) instead of a table\n"
              "  -h, --help    Show this help\n"
              "\n"

@@ -41,7 +41,7 @@ static void print_summary(const struct ops_context *context, const struct start_
 static int print_table(const struct ops_context *context, const struct start_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_LEFT},  {"RESULT", TABLE_LEFT},
+            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_UUID},  {"RESULT", TABLE_LEFT},
             {"PID", TABLE_RIGHT},   {"TIME", TABLE_RIGHT},
         };
         print_summary(context, results);
@@ -182,7 +182,7 @@ const struct verb verb_start = {
     .summary = "Start one MPS control daemon per target, all at once",
     .usage =
         "Usage: mpsmig start [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
-        "                    [--timeout SECONDS] [--json] [TARGET...]\n"
+        "                    [--timeout SECONDS] [--wide] [--json] [TARGET...]\n"
         "\n"
         "Starts one MPS control daemon for every target (every MIG device, and every\n"
         "whole GPU with --whole-gpus; or the TARGETs named: a UUID or a unique prefix,\n"

@@ -93,10 +93,40 @@ static void clients_cell(const struct status_result *result, char *buffer, size_
                 }
 }
 
+static bool has_problem(const struct status_result *result)
+{
+        return result->state != DAEMON_RUNNING || result->orphaned || result->other_count;
+}
+
+#define PROBLEMS_NAMED 5
+
+/* "1 of 56 need a look: 3:1:0 stale", above the table, when any does. */
+static void print_problems(const struct ops_context *context, const struct status_result *results)
+{
+        size_t problems = 0;
+        for (size_t i = 0; i < context->target_count; i++)
+                problems += has_problem(&results[i]);
+        if (problems == 0)
+                return;
+        printf("%zu of %zu need%s a look:", problems, context->target_count,
+               problems == 1 ? "s" : "");
+        size_t named = 0;
+        for (size_t i = 0; i < context->target_count && named < PROBLEMS_NAMED; i++) {
+                if (!has_problem(&results[i]))
+                        continue;
+                char name[32], state[96];
+                lifecycle_target_name(results[i].target, name, sizeof(name));
+                state_cell(&results[i], state, sizeof(state));
+                printf("%s %s %s", named ? "," : "", name, state);
+                named++;
+        }
+        printf("%s\n", problems > named ? ", ..." : "");
+}
+
 static int print_table(const struct ops_context *context, const struct status_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT},  {"UUID", TABLE_LEFT},     {"STATE", TABLE_LEFT},
+            {"TARGET", TABLE_LEFT},  {"UUID", TABLE_UUID},     {"STATE", TABLE_LEFT},
             {"PID", TABLE_RIGHT},    {"UPTIME", TABLE_RIGHT},  {"SERVERS", TABLE_LEFT},
             {"CLIENTS", TABLE_LEFT}, {"THREADS", TABLE_RIGHT}, {"PINNED", TABLE_RIGHT},
         };
@@ -115,12 +145,24 @@ static int print_table(const struct ops_context *context, const struct status_re
         size_t orphaned = count_orphaned(results, context->target_count);
         if (orphaned)
                 printf("%s%zu orphaned", separator, orphaned);
-        printf("\n\n");
+        printf("\n");
+        print_problems(context, results);
+        printf("\n");
 
         _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
         if (!table)
                 return -ENOMEM;
-        for (size_t i = 0; i < context->target_count; i++) {
+        /* Problem rows first: one stale daemon among 56 must not hide in the middle. */
+        _cleanup_free_ size_t *order = calloc(context->target_count, sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        size_t rows = 0;
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < context->target_count; i++)
+                        if (has_problem(&results[i]) == (pass == 0))
+                                order[rows++] = i;
+        for (size_t row = 0; row < rows; row++) {
+                size_t i = order[row];
                 const struct status_result *result = &results[i];
                 char name[32], uptime[32], servers[256], clients[128], state[96];
                 lifecycle_target_name(result->target, name, sizeof(name));
@@ -196,6 +238,13 @@ static json_t *others_json(const struct status_result *result)
         return others;
 }
 
+/* Seconds rounded to the millisecond: the clocks behind it say no more (0.087, not
+ * 0.087142185000004702). */
+static double uptime_ms(double seconds)
+{
+        return seconds > 0 ? (double)(long long)(seconds * 1000.0 + 0.5) / 1000.0 : 0.0;
+}
+
 static json_t *target_json(const struct status_result *result)
 {
         json_t *item = lifecycle_target_json(result->target, &result->paths);
@@ -213,7 +262,8 @@ static json_t *target_json(const struct status_result *result)
                 0 ||
             json_object_set_new(item, "pid", lifecycle_pid_json(result->pid)) < 0 ||
             json_object_set_new(item, "uptime_seconds",
-                                alive ? json_real(result->uptime_seconds) : json_null()) < 0 ||
+                                alive ? json_real(uptime_ms(result->uptime_seconds))
+                                      : json_null()) < 0 ||
             json_object_set_new(item, "servers", up ? servers_json(result) : json_array()) < 0 ||
             json_object_set_new(item, "client_count",
                                 up ? json_integer((json_int_t)result->client_count) : json_null()) <
@@ -373,7 +423,7 @@ const struct verb verb_status = {
     .name = "status",
     .summary = "Show every target's MPS control daemon: state, servers, clients, limits",
     .usage = "Usage: mpsmig status [--whole-gpus] [--layout default|seed] [--runtime-dir DIR]\n"
-             "                     [--timeout SECONDS] [--json] [TARGET...]\n"
+             "                     [--timeout SECONDS] [--wide] [--json] [TARGET...]\n"
              "\n"
              "Asks every target's MPS control daemon (or the TARGETs named) at once and shows\n"
              "its state (running, not running, stale: its pid file outlived it, not\n"

@@ -37,7 +37,7 @@ static void describe(const struct stop_result *result, char *buffer, size_t size
 static int print_table(const struct ops_context *context, const struct stop_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_LEFT},    {"RESULT", TABLE_LEFT},
+            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_UUID},    {"RESULT", TABLE_LEFT},
             {"PID", TABLE_RIGHT},   {"FOLDERS", TABLE_LEFT}, {"TIME", TABLE_RIGHT},
         };
         size_t counts[STOP_OUTCOMES];
@@ -239,7 +239,8 @@ const struct verb verb_stop = {
     .summary = "Stop every target's MPS control daemon and remove mpsmig's folders",
     .usage =
         "Usage: mpsmig stop [--force] [--whole-gpus] [--layout default|seed]\n"
-        "                   [--runtime-dir DIR] [--timeout SECONDS] [--json] [TARGET...]\n"
+        "                   [--runtime-dir DIR] [--timeout SECONDS] [--wide] [--json]\n"
+        "                   [TARGET...]\n"
         "\n"
         "Stops the MPS control daemon of every target (or of the TARGETs named), all at\n"
         "once: `quit -t SECONDS` lets running clients finish for up to SECONDS, then the\n"

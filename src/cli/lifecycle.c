@@ -32,13 +32,22 @@ static int parse_timeout(const char *text, int *ret_ms)
 int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                     struct lifecycle_args *ret_args)
 {
-        enum { OPT_WHOLE = 256, OPT_LAYOUT, OPT_RUNTIME, OPT_TIMEOUT, OPT_JSON, OPT_FORCE };
+        enum {
+                OPT_WHOLE = 256,
+                OPT_LAYOUT,
+                OPT_RUNTIME,
+                OPT_TIMEOUT,
+                OPT_JSON,
+                OPT_WIDE,
+                OPT_FORCE
+        };
         static const struct option with_force[] = {
             {"whole-gpus", no_argument, NULL, OPT_WHOLE},
             {"layout", required_argument, NULL, OPT_LAYOUT},
             {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
             {"json", no_argument, NULL, OPT_JSON},
+            {"wide", no_argument, NULL, OPT_WIDE},
             {"help", no_argument, NULL, 'h'},
             {"force", no_argument, NULL, OPT_FORCE},
             {0},
@@ -49,6 +58,7 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
             {"runtime-dir", required_argument, NULL, OPT_RUNTIME},
             {"timeout", required_argument, NULL, OPT_TIMEOUT},
             {"json", no_argument, NULL, OPT_JSON},
+            {"wide", no_argument, NULL, OPT_WIDE},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -80,6 +90,9 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                         break;
                 case OPT_JSON:
                         args.json = true;
+                        break;
+                case OPT_WIDE:
+                        output_set_wide(true);
                         break;
                 case OPT_FORCE:
                         args.options.force = true;

@@ -16,6 +16,8 @@
         "                       scripts' /tmp/mps_<UUID> and /tmp/mps_log_<UUID>\n"                \
         "  --runtime-dir DIR    The runtime folder (default: $MPSMIG_RUNTIME_DIR, else\n"          \
         "                       /run/mpsmig as root, $XDG_RUNTIME_DIR/mpsmig otherwise)\n"         \
+        "  --wide               Show every UUID whole (by default a table wider than the\n"        \
+        "                       terminal, or 100 columns, shows unique prefixes)\n"                \
         "  --json               Print a JSON document (docs/json.md) instead of a table\n"
 #define LIFECYCLE_HELP_OPTION "  -h, --help           Show this help\n"
 

@@ -5,8 +5,11 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "base/text.h"
 
@@ -66,15 +69,81 @@ void table_cellf(struct table *table, const char *format, ...)
         table->cells[table->cell_count++] = cell;
 }
 
-static void print_cell(FILE *out, const char *text, size_t width, enum table_align align, bool last)
+/* Columns a cell takes: UTF-8 code points (cells are made printable, so valid UTF-8). */
+static size_t display_width(const char *text)
 {
-        size_t pad = width - strlen(text);
+        size_t width = 0;
+        for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+                width += (*p & 0xC0) != 0x80;
+        return width;
+}
+
+#define ELLIPSIS            "\u2026"
+#define SHORT_PREFIX_MIN    12 /* "MIG-22f0c05f": the kind and the first group */
+#define DEFAULT_TABLE_WIDTH 100
+
+static bool wide_tables;
+
+void output_set_wide(bool wide)
+{
+        wide_tables = wide;
+}
+
+size_t output_table_width(void)
+{
+        if (wide_tables)
+                return SIZE_MAX;
+        if (!isatty(STDOUT_FILENO))
+                return DEFAULT_TABLE_WIDTH;
+        const char *columns = getenv("COLUMNS");
+        if (columns && columns[0]) {
+                char *end = NULL;
+                errno = 0;
+                unsigned long value = strtoul(columns, &end, 10);
+                if (errno == 0 && *end == '\0' && value > 0 && value < 100000)
+                        return value;
+        }
+        struct winsize size;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+                return size.ws_col;
+        return DEFAULT_TABLE_WIDTH;
+}
+
+/* The shortest prefix length, SHORT_PREFIX_MIN at least, that tells apart every two different
+ * cells of column `c`. */
+static size_t unique_prefix_length(const struct table *table, size_t c)
+{
+        size_t columns = table->column_count, length = SHORT_PREFIX_MIN;
+        for (size_t i = c; i < table->cell_count; i += columns)
+                for (size_t j = i + columns; j < table->cell_count; j += columns) {
+                        const char *a = table->cells[i], *b = table->cells[j];
+                        if (strcmp(a, b) == 0)
+                                continue;
+                        size_t common = 0;
+                        while (a[common] && a[common] == b[common])
+                                common++;
+                        if (common + 1 > length)
+                                length = common + 1;
+                }
+        return length;
+}
+
+static void print_cell(FILE *out, const char *text, size_t cut, size_t width,
+                       enum table_align align, bool last)
+{
+        size_t shown = display_width(text);
+        bool shortened = cut != SIZE_MAX && strlen(text) > cut + 1;
+        if (shortened)
+                shown = cut + 1;
+        size_t pad = width - shown;
         if (align == TABLE_RIGHT)
-                fprintf(out, "%*s%s", (int)pad, "", text);
-        else if (last)
-                fputs(text, out);
+                fprintf(out, "%*s", (int)pad, "");
+        if (shortened)
+                fprintf(out, "%.*s" ELLIPSIS, (int)cut, text);
         else
-                fprintf(out, "%s%*s", text, (int)pad, "");
+                fputs(text, out);
+        if (align != TABLE_RIGHT && !last)
+                fprintf(out, "%*s", (int)pad, "");
         fputs(last ? "\n" : "  ", out);
 }
 
@@ -87,31 +156,63 @@ int table_print(const struct table *table, FILE *out)
                 return -EINVAL;
 
         size_t *widths = calloc(columns, sizeof(*widths));
-        if (!widths)
+        size_t *cuts = calloc(columns, sizeof(*cuts));
+        if (!widths || !cuts) {
+                free(widths);
+                free(cuts);
                 return -ENOMEM;
-        for (size_t c = 0; c < columns; c++)
-                widths[c] = strlen(table->columns[c].header);
+        }
+        for (size_t c = 0; c < columns; c++) {
+                widths[c] = display_width(table->columns[c].header);
+                cuts[c] = SIZE_MAX;
+        }
         for (size_t i = 0; i < table->cell_count; i++) {
-                size_t length = strlen(table->cells[i]);
+                size_t length = display_width(table->cells[i]);
                 if (length > widths[i % columns])
                         widths[i % columns] = length;
         }
+        size_t total = 2 * (columns - 1);
+        for (size_t c = 0; c < columns; c++)
+                total += widths[c];
+        /* Too wide: cut the UUID columns to a unique prefix, where that makes them narrower. */
+        size_t limit = output_table_width();
+        for (size_t c = 0; c < columns && total > limit; c++) {
+                if (table->columns[c].align != TABLE_UUID)
+                        continue;
+                size_t cut = unique_prefix_length(table, c);
+                size_t width = display_width(table->columns[c].header);
+                if (cut + 1 > width)
+                        width = cut + 1;
+                if (width >= widths[c])
+                        continue;
+                for (size_t i = c; i < table->cell_count; i += columns)
+                        if (strlen(table->cells[i]) <= cut + 1 &&
+                            display_width(table->cells[i]) > width)
+                                width = display_width(table->cells[i]);
+                total -= widths[c] - width;
+                widths[c] = width;
+                cuts[c] = cut;
+        }
 
         for (size_t c = 0; c < columns; c++)
-                print_cell(out, table->columns[c].header, widths[c], table->columns[c].align,
-                           c + 1 == columns);
+                print_cell(out, table->columns[c].header, SIZE_MAX, widths[c],
+                           table->columns[c].align, c + 1 == columns);
         for (size_t i = 0; i < table->cell_count; i++) {
                 size_t c = i % columns;
-                print_cell(out, table->cells[i], widths[c], table->columns[c].align,
+                print_cell(out, table->cells[i], cuts[c], widths[c], table->columns[c].align,
                            c + 1 == columns);
         }
         free(widths);
+        free(cuts);
         return ferror(out) ? -EIO : 0;
 }
 
 int output_json(const json_t *document, FILE *out)
 {
-        if (json_dumpf(document, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+        /* 15 significant digits: a double's decimal value without its binary noise (33.3, not
+         * 33.299999999999997). */
+        if (json_dumpf(document, out,
+                       JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) < 0)
                 return -EIO;
         if (fputc('\n', out) == EOF)
                 return -EIO;

@@ -3,12 +3,17 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 enum table_align {
         TABLE_LEFT,
         TABLE_RIGHT, /* numbers */
+        /* Left, and a UUID: when the table is wider than output_table_width(), its cells are cut
+         * to the shortest prefix unique in the column (12 characters at least, "MIG-22f0c05f")
+         * and an ellipsis. */
+        TABLE_UUID,
 };
 
 struct table_column {
@@ -35,8 +40,18 @@ void table_cellf(struct table *table, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Writes the header and every row, columns two spaces apart, the last column unpadded (no
- * trailing blanks). A half-filled last row is an error (-EINVAL). Returns 0, -ENOMEM or -EIO. */
+ * trailing blanks), shortening the TABLE_UUID columns when the table would be wider than
+ * output_table_width(). A half-filled last row is an error (-EINVAL). Returns 0, -ENOMEM or -EIO.
+ */
 int table_print(const struct table *table, FILE *out);
+
+/* --wide: tables keep every cell whole, however wide. */
+void output_set_wide(bool wide);
+
+/* How wide a table may be: unlimited after output_set_wide(true); when stdout is a terminal,
+ * $COLUMNS (a positive number) or else the terminal's width; otherwise (a pipe, a file) 100,
+ * so that what a script or a test reads does not depend on who ran it. */
+size_t output_table_width(void);
 
 /* Writes `document` indented by two, keys in insertion order, and a final newline. 0 or -EIO. */
 int output_json(const json_t *document, FILE *out);

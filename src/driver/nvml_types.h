@@ -1,6 +1,6 @@
 /* Our own minimal NVML declarations (no nvml.h): the types, constants, structs and prototypes
- * that mpsmig uses, copied from shared/facts/nvml-abi.md. The prototypes are never linked; they
- * only give __typeof__ the exact signature of each function loaded with dlsym. */
+ * that mpsmig uses, copied from docs/driver-facts-nvml-abi.md. The prototypes are never linked;
+ * they only give __typeof__ the exact signature of each function loaded with dlsym. */
 #pragma once
 
 typedef int nvmlReturn_t; /* a 4-byte enum in nvml.h */

@@ -30,6 +30,13 @@ int client_limit_parse_pinned_mem(const char *text, unsigned long long *ret_byte
                                   struct error *err)
 {
         unsigned long long bytes = 0;
+        /* A bare number is bytes to the driver, so "2" would ask for 2 bytes: the unit is what
+         * is missing, not a bigger number. */
+        size_t digits = strspn(text, "0123456789");
+        if (digits > 0 && digits <= 9 && text[digits] == '\0' && strtoull(text, NULL, 10) > 0)
+                return error_set(err, -EINVAL,
+                                 "--pinned-mem '%s': the unit is missing: give %sG or %lluM", text,
+                                 text, strtoull(text, NULL, 10) * 1024ULL);
         if (mps_pinned_limit_parse(text, strlen(text), &bytes) < 0 || bytes == 0)
                 return error_set(err, -EINVAL,
                                  "--pinned-mem '%s': give a size with a unit, such as 2G or 512M",

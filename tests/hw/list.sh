@@ -1,6 +1,6 @@
 #!/bin/bash
 # Checks `mpsmig list` against nvidia-smi on a real GPU node: per GPU the UUID, name, memory, MIG
-# modes and compute mode, the SM count (132 on an H100, shared/facts), every MIG device's profile
+# modes and compute mode, the SM count (132 on an H100, docs/driver-facts-mig-profiles.md), every MIG device's profile
 # and UUID, and the targets; one "agree" or "DISAGREE: ..." line each. Read-only: it changes no
 # GPU setting and starts no daemon.
 # Usage: tests/hw/list.sh PATH_TO_MPSMIG

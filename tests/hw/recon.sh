@@ -1,6 +1,6 @@
 #!/bin/bash
 # Reads facts about the real MPS control program that simgpu and the control-program client rely
-# on and that shared/facts does not record yet. Safe: private folders, every daemon quit.
+# on and that docs/driver-facts*.md do not record yet. Safe: private folders, every daemon quit.
 # Usage: tests/hw/recon.sh   (writes $OUT/recon.txt when $OUT is set)
 set -u
 out=${OUT:-/tmp}/recon.txt

@@ -10,7 +10,7 @@ m() { sim "$topology" "$MPSMIG" "$@"; }
 uuid() { grep -oE "MIG-$1[0-9a-f-]{28}" "$topology"; }
 U010=$(uuid 22f0c05f)
 U021=$(uuid 235f71be)
-TRY="Try 'mpsmig --help'."
+TRY="Try 'mpsmig help env'."
 # A folder name a shell would split and unquote if env printed it bare.
 export MPSMIG_RUNTIME_DIR="$T/it's a dir"
 

@@ -19,7 +19,7 @@ for verb in start stop status; do
         check_eq "$verb --layout tmp: usage error" 2 "$rc"
         check_eq "$verb --layout tmp: the line" \
                 "mpsmig: $verb: --layout takes 'default' or 'seed', not 'tmp'
-Try 'mpsmig --help'." "$err"
+Try 'mpsmig help $verb'." "$err"
         for bad in 0 -1 abc 1e9 5x; do
                 m "$verb" --timeout "$bad"
                 check_eq "$verb --timeout $bad: usage error" 2 "$rc"

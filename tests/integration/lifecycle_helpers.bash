@@ -52,7 +52,7 @@ count() { grep -c -- "$1" <<<"$2" || true; }
 
 # rows WORDS TEXT: how many rows of a start/stop/status table (lines that begin with a target
 # name such as 0:1:0 or 1) have WORDS in their result or state column.
-rows() { grep -cE "^[0-9]+(:[0-9]+:[0-9]+)? +[A-Z]+-[0-9a-f-]+ +$1( |\$)" <<<"$2" || true; }
+rows() { grep -cE "^[0-9]+(:[0-9]+:[0-9]+)? +[A-Z]+-[0-9a-f-]+(…)? +$1( |\$)" <<<"$2" || true; }
 
 # ask PIPE_DIR 'LINES': the control program in client mode on a pipe folder, bounded.
 ask() {

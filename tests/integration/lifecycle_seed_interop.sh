@@ -34,7 +34,7 @@ for uuid in $uuids; do
 done
 seed_daemons=$(daemons)
 
-m status --layout seed
+m status --wide --layout seed
 check_eq "status --layout seed: exit 0" 0 "$rc"
 check_eq "status --layout seed: four running" 4 "$(rows running "$out")"
 check_contains "status --layout seed: in /tmp" "layout seed in /tmp: 4 running" "$out"
@@ -53,7 +53,7 @@ else
         echo "note: not root: the check of status as another user was not run"
 fi
 
-m status
+m status --wide
 check_eq "status (default layout): exit 3" 3 "$rc"
 check_eq "status (default layout): four not running, another daemon flagged" 4 \
         "$(rows 'not running \(\+another daemon\)' "$out")"
@@ -63,7 +63,7 @@ m status --json
 check_eq "status --json (default layout): four other daemons" 4 "$(count '"pipe_dir": "/tmp/mps_' "$out")"
 
 # --- the default layout refuses a second daemon on an instance the seed's daemon serves
-m start
+m start --wide
 check_eq "start (default layout) over the seed: exit 1" 1 "$rc"
 check_eq "start (default layout) over the seed: four failed" 4 "$(rows failed "$out")"
 pid0=$(daemons "$UUID0")
@@ -74,7 +74,7 @@ check_contains "refusal says what to do" "mpsmig stop --layout seed" "$err"
 check_eq "refusal: no daemon started" "$seed_daemons" "$(daemons)"
 [ ! -e "$MPSMIG_RUNTIME_DIR/$UUID0" ] && pass "refusal: no folder made" || fail "refusal: no folder made"
 
-m start --layout seed
+m start --wide --layout seed
 check_eq "start --layout seed: exit 0" 0 "$rc"
 check_eq "start --layout seed: four already running" 4 "$(rows 'already running' "$out")"
 check_eq "start --layout seed: the same daemons" "$seed_daemons" "$(daemons)"
@@ -82,7 +82,7 @@ check_eq "start --layout seed: the same daemons" "$seed_daemons" "$(daemons)"
 # --- stop --layout seed stops the seed's daemons and removes the seed's folders by name, except
 # one that holds a file the control program does not write (kept, and stop says why)
 echo "an admin's note" >"/tmp/mps_log_$UUID3/notes.txt"
-m stop --layout seed
+m stop --wide --layout seed
 check_eq "stop --layout seed: exit 0" 0 "$rc"
 check_eq "stop --layout seed: four stopped by quit" 4 "$(rows 'stopped \(quit\)' "$out")"
 check_eq "stop --layout seed: three removed both" 3 "$(count ' 2 removed ' "$out")"
@@ -97,13 +97,13 @@ done
 [ ! -e "/tmp/mps_$UUID3" ] && [ -f "/tmp/mps_log_$UUID3/notes.txt" ] &&
         pass "the log folder with a foreign file is kept, its file untouched" ||
         fail "the log folder with a foreign file is kept, its file untouched"
-m status --layout seed
+m status --wide --layout seed
 check_eq "status --layout seed after stop: exit 3" 3 "$rc"
 check_eq "status --layout seed after stop: four not running" 4 "$(rows 'not running' "$out")"
 
 # --- mpsmig's seed layout, stopped by the seed's own stop script
 for uuid in $uuids; do rm -rf "/tmp/mps_$uuid" "/tmp/mps_log_$uuid"; done
-m start --layout seed
+m start --wide --layout seed
 check_eq "start --layout seed from scratch: exit 0" 0 "$rc"
 check_eq "start --layout seed from scratch: four started" 4 "$(rows started "$out")"
 [ -f "/tmp/mps_$UUID0/.mpsmig" ] && pass "mpsmig marks the seed folders it makes" \
@@ -118,8 +118,8 @@ check_eq "seed stop script: no daemon left" "" "$(daemons)"
         || fail "seed stop script removed the folders"
 
 # --- and mpsmig removes the seed-layout folders it made itself
-m start --layout seed
-m stop --layout seed
+m start --wide --layout seed
+m stop --wide --layout seed
 check_eq "stop --layout seed of mpsmig's own: exit 0" 0 "$rc"
 check_eq "stop --layout seed of mpsmig's own: folders removed" 4 "$(count ' 2 removed ' "$out")"
 for uuid in $uuids; do

@@ -1,34 +1,55 @@
 #!/bin/bash
 # The command line's frame: global options, help for every verb in the table, and the usage
-# errors (one specific line, then "Try 'mpsmig --help'.", exit 2), with `list` as the example verb.
+# errors (one specific line, then "Try 'mpsmig --help'." or, inside a verb, "Try 'mpsmig help
+# VERB'.", exit 2), with `list` as the example verb.
 source "$MPSMIG_SOURCE/tests/lib.sh"
 TRY="Try 'mpsmig --help'."
+TRY_LIST="Try 'mpsmig help list'."
 
-# usage_error WHAT EXPECTED_FIRST_LINE ARGS...
+# usage_error WHAT EXPECTED_FIRST_LINE HINT ARGS...
 usage_error() {
         what=$1
         expected=$2
-        shift 2
+        hint=$3
+        shift 3
         sim a30-seed "$MPSMIG" "$@"
         check_eq "$what: exit 2" 2 "$rc"
         check_eq "$what: message" "$expected
-$TRY" "$err"
+$hint" "$err"
         check_eq "$what: nothing on stdout" "" "$out"
 }
 
-usage_error "no verb" "mpsmig: missing verb"
-usage_error "unknown verb" "mpsmig: unknown verb 'frobnicate'" frobnicate
-usage_error "unknown global long option" "mpsmig: unknown option '--bogus'" --bogus list
-usage_error "unknown global short option" "mpsmig: unknown option '-x'" -x list
-usage_error "global option with a value" "mpsmig: option takes no argument: '--help'" --help=yes
-usage_error "help for an unknown verb" "mpsmig: help: unknown verb 'frobnicate'" help frobnicate
-usage_error "help for two verbs" "mpsmig: help: one verb at most, got 2" help list list
-usage_error "list: unknown option" "mpsmig: list: unknown option '--bogus'" list --bogus
-usage_error "list: unknown short option" "mpsmig: list: unknown option '-q'" list -q
-usage_error "list: unknown short option in a cluster" "mpsmig: list: unknown option '-q'" list --json -qh
-usage_error "list: a value where none is taken" "mpsmig: list: option takes no argument: '--json'" list --json=yes
-usage_error "list: an argument" "mpsmig: list: unexpected argument 'extra'" list extra
-usage_error "options after the verb are the verb's" "mpsmig: list: unknown option '-V'" list -V
+usage_error "unknown verb" "mpsmig: unknown verb 'frobnicate'" "$TRY" frobnicate
+usage_error "mistyped verb" "mpsmig: unknown verb 'stauts'; did you mean 'status'?" "$TRY" stauts
+usage_error "mistyped verb, one letter off" "mpsmig: unknown verb 'lst'; did you mean 'list'?" "$TRY" lst
+usage_error "one letter is no verb's typo" "mpsmig: unknown verb 'x'" "$TRY" x
+usage_error "unknown global long option" "mpsmig: unknown option '--bogus'" "$TRY" --bogus list
+usage_error "unknown global short option" "mpsmig: unknown option '-x'" "$TRY" -x list
+usage_error "global option with a value" "mpsmig: option takes no argument: '--help'" "$TRY" --help=yes
+usage_error "help for an unknown verb" "mpsmig: help: unknown verb 'frobnicate'" "$TRY" help frobnicate
+usage_error "help for a mistyped verb" "mpsmig: help: unknown verb 'strat'; did you mean 'start'?" "$TRY" help strat
+usage_error "help for two verbs" "mpsmig: help: one verb at most, got 2" "$TRY" help list list
+usage_error "list: unknown option" "mpsmig: list: unknown option '--bogus'" "$TRY_LIST" list --bogus
+usage_error "list: unknown short option" "mpsmig: list: unknown option '-q'" "$TRY_LIST" list -q
+usage_error "list: unknown short option in a cluster" "mpsmig: list: unknown option '-q'" "$TRY_LIST" list --json -qh
+usage_error "list: a value where none is taken" "mpsmig: list: option takes no argument: '--json'" "$TRY_LIST" list --json=yes
+usage_error "list: an argument" "mpsmig: list: unexpected argument 'extra'" "$TRY_LIST" list extra
+usage_error "options after the verb are the verb's" "mpsmig: list: unknown option '-V'" "$TRY_LIST" list -V
+
+# No verb at all: the verb list, on stderr after the one line, and exit 2 (a script that lost its
+# verb must not look successful).
+sim a30-seed "$MPSMIG"
+check_eq "no verb: exit 2" 2 "$rc"
+check_eq "no verb: nothing on stdout" "" "$out"
+check_eq "no verb: the line first" "mpsmig: missing verb" "${err%%$'\n'*}"
+check_contains "no verb: the usage" "Usage: mpsmig [-h|--help] [-V|--version] VERB [ARGS...]" "$err"
+check_contains "no verb: the verbs" "  status   " "$err"
+
+# help help: help's own usage.
+sim a30-seed "$MPSMIG" help help
+check_eq "help help: exit 0" 0 "$rc"
+check_eq "help help: nothing on stderr" "" "$err"
+check_contains "help help: usage" "Usage: mpsmig help [VERB]" "$out"
 
 sim a30-seed "$MPSMIG" --version
 check_eq "--version" "0 mpsmig 0.1.0" "$rc $out"
@@ -68,6 +89,6 @@ check_contains "list --json --help: usage, not JSON" "Usage: mpsmig list" "$out"
 check_not_contains "list --json --help: no JSON" "schema_version" "$out"
 
 # Unique prefixes of long options are accepted (getopt_long).
-sim a30-seed "$MPSMIG" list --whole
+sim a30-seed "$MPSMIG" list --whole --wide
 check_eq "list --whole: exit 0" 0 "$rc"
 check_contains "list --whole: whole GPUs are targets" "GPU-0783f1eb-ab00-d6ec-92e4-8676be77de38" "$(printf '%s\n' "$out" | grep ' target ')"

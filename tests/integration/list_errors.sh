@@ -62,7 +62,7 @@ check_eq "absent topology: exit 2 (from simgpu's run)" 2 "$rc"
 
 # A lost GPU: the healthy GPU is listed, the lost one is marked, one line says why, exit 1.
 for json in "" --json; do
-        sim lost-gpu "$MPSMIG" list --whole-gpus $json
+        sim lost-gpu "$MPSMIG" list --whole-gpus --wide $json
         check_eq "lost GPU $json: exit 1" 1 "$rc"
         check_one_line "lost GPU $json"
         check_contains "lost GPU $json: names GPU 1 and the NVML error" \

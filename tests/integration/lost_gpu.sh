@@ -13,7 +13,7 @@ fake_nvidia_gpus
 run=$MPSMIG_RUNTIME_DIR
 GPU1=$(grep -oE '"GPU-[0-9a-f-]{36}"' "$topology" | tr -d '"' | sed -n 2p)
 
-SIMGPU_MPS_HANG_ON_QUIT=$UUID1 m start --whole-gpus
+SIMGPU_MPS_HANG_ON_QUIT=$UUID1 m start --wide --whole-gpus
 check_eq "start --whole-gpus on a healthy node: exit 0" 0 "$rc"
 check_eq "start: seven daemons" 7 "$(daemons | wc -l)"
 hung=$(daemons "$UUID1")
@@ -31,7 +31,7 @@ check_contains "list --json: the lost GPU's bus id" '"pci_bus_id": "00000000:17:
       "lost": true' "$out"
 
 # --- status: whole GPUs running, the lost GPU's MIG daemons orphaned, the lost GPU a row
-m status
+m status --wide
 check_eq "status: exit 1 (a lost GPU)" 1 "$rc"
 check_eq "status: the three whole GPUs run" 3 "$(grep -cE '^[123] +GPU-[0-9a-f-]+ +running ' <<<"$out")"
 check_eq "status: four orphans" 4 "$(grep -cE '^- +MIG-[0-9a-f-]+ +(running|not answering) \(orphaned: device gone\)' <<<"$out")"
@@ -43,7 +43,7 @@ m status --json
 check_contains "status --json: the lost GPU" '"kind": "lost_gpu"' "$out"
 check_contains "status --json: its bus id" '"pci_bus_id": "00000000:17:00.0"' "$out"
 check_eq "status --json: four orphans" 4 "$(grep -c '"notes": "orphaned: device gone"' <<<"$out")"
-m status 1
+m status --wide 1
 check_eq "status of a healthy GPU: exit 0" 0 "$rc"
 
 # --- env and run on a healthy GPU
@@ -57,7 +57,7 @@ check_eq "run --on 1: the GPU" "$GPU1" "$out"
 # --- start: healthy targets served, the lost GPU named, exit 1; naming it is a clear error
 # The node cache still lists GPU 0's MIG devices: their daemons (orphans now) are left alone.
 check_eq "the node cache lists a lost GPU's device" 1 "$(grep -c "$UUID0" "$run/node.json")"
-m start --whole-gpus
+m start --wide --whole-gpus
 check_eq "start: exit 1" 1 "$rc"
 check_eq "start: three already running" 3 "$(rows 'already running' "$out")"
 check_not_contains "start: nothing withdrawn" "node cache" "$err"
@@ -66,7 +66,7 @@ check_contains "start: names the lost GPU" \
         "mpsmig: GPU 0 (PCI 00000000:17:00.0) is lost: nvmlDeviceGetHandleByIndex(GPU 0): GPU is lost (it needs a reset or a reboot): nothing was started on it" "$err"
 [ ! -e "$run/node.json" ] && pass "start: the node cache is removed, not trusted" ||
         fail "start: the node cache is removed, not trusted"
-m start 0
+m start --wide 0
 check_eq "start 0 (the lost GPU): exit 2" 2 "$rc"
 check_contains "start 0: says it is lost" "'0' names GPU 0, which is lost" "$err"
 
@@ -75,7 +75,7 @@ for i in 1 2 3 4; do
         (sleep 0.$i; "$SIMRUN" "$topology" -- "$MPSMIG" status --json >"$T/status$i.json" 2>/dev/null
          echo $? >"$T/status$i.rc") &
 done
-m stop --timeout 1
+m stop --wide --timeout 1
 wait
 check_eq "stop: exit 0" 0 "$rc"
 check_eq "stop: seven stopped" 7 "$(grep -cE ' stopped \(' <<<"$out")"
@@ -89,14 +89,14 @@ for i in 1 2 3 4; do
                 pass "status --json $i during stop: a whole document, exit $status_rc" ||
                 fail "status --json $i during stop: a whole document, exit $status_rc"
 done
-m start --whole-gpus
+m start --wide --whole-gpus
 check_eq "start on the node with a lost GPU: exit 1" 1 "$rc"
 check_eq "start: the three healthy GPUs started" 3 "$(rows started "$out")"
 check_contains "start: names the lost GPU" "mpsmig: GPU 0 (PCI 00000000:17:00.0) is lost" "$err"
-m stop
+m stop --wide
 check_eq "stop them: exit 0" 0 "$rc"
 check_eq "stop them: three stopped" 3 "$(rows 'stopped \(quit\)' "$out")"
-m status
+m status --wide
 check_eq "status after stop: exit 1 (the GPU is still lost)" 1 "$rc"
 check_eq "status after stop: only the lost GPU's row" "0  -  gpu lost at 00000000:17:00.0" \
         "$(grep -E '^([0-9:]+|-)  ' <<<"$out" | awk '{ print $1 "  " $2 "  " $3, $4, $5, $6 }')"

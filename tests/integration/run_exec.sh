@@ -8,7 +8,7 @@ topology=$(private_topology a30-seed)
 m() { sim "$topology" "$MPSMIG" "$@"; }
 uuid_021=$(grep -oE 'MIG-235f71be[0-9a-f-]{28}' "$topology")
 uuid_010=$(grep -oE 'MIG-22f0c05f[0-9a-f-]{28}' "$topology")
-TRY="Try 'mpsmig --help'."
+TRY="Try 'mpsmig help run'."
 
 m start
 check_eq "start" 0 "$rc"
@@ -112,6 +112,7 @@ usage "--threads 2.5" "mpsmig: run: --threads '2.5': give a whole percentage fro
 usage "--threads empty" "mpsmig: run: --threads '': give a whole percentage from 1 to 100" run --threads= --
 usage "--pinned-mem 0" "mpsmig: run: --pinned-mem '0': give a size with a unit, such as 2G or 512M" run --pinned-mem 0 --
 usage "--pinned-mem abc" "mpsmig: run: --pinned-mem 'abc': give a size with a unit, such as 2G or 512M" run --pinned-mem abc --
+usage "--pinned-mem 2" "mpsmig: run: --pinned-mem '2': the unit is missing: give 2G or 2048M" run --pinned-mem 2 --
 usage "--pinned-mem 100K" "mpsmig: run: --pinned-mem '100K': give a whole number of MiB, such as 512M" run --pinned-mem 100K --
 usage "--priority 2" "mpsmig: run: --priority '2': give 0 (normal) or 1 (below normal)" run --priority 2 --
 usage "--priority -1" "mpsmig: run: --priority '-1': give 0 (normal) or 1 (below normal)" run --priority -1 --

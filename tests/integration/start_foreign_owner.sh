@@ -14,17 +14,17 @@ use_topology a30-seed
 # --- an instance folder owned by nobody
 mkdir -p "$MPSMIG_RUNTIME_DIR/$UUID0"
 chown nobody "$MPSMIG_RUNTIME_DIR/$UUID0"
-m start
+m start --wide
 check_eq "foreign instance folder: exit 1" 1 "$rc"
 check_eq "foreign instance folder: the other three started" 3 "$(rows started "$out")"
 check_contains "foreign instance folder: says whose it is" \
         "$MPSMIG_RUNTIME_DIR/$UUID0 belongs to user nobody (uid 65534), not to user root (uid 0)" "$err"
 check_eq "foreign instance folder: nothing made in it" "" "$(ls -A "$MPSMIG_RUNTIME_DIR/$UUID0")"
 check_eq "foreign instance folder: no daemon on it" "" "$(daemons "$UUID0")"
-m status
+m status --wide
 check_eq "foreign instance folder: status exit 1 (error)" 1 "$rc"
 check_eq "foreign instance folder: status row says error" 1 "$(grep -cE "^0:1:0 +$UUID0 +error" <<<"$out")"
-m stop
+m stop --wide
 check_eq "foreign instance folder: stop exit 1" 1 "$rc"
 check_eq "foreign instance folder: the others stopped" 3 "$(rows stopped "$out")"
 [ -d "$MPSMIG_RUNTIME_DIR/$UUID0" ] && pass "foreign instance folder: left in place" \
@@ -34,7 +34,7 @@ rm -rf "${MPSMIG_RUNTIME_DIR:?}/$UUID0"
 
 # --- the runtime folder itself owned by nobody: nothing is tried
 chown nobody "$MPSMIG_RUNTIME_DIR"
-m start
+m start --wide
 check_eq "foreign runtime folder: exit 2 (a bad runtime folder)" 2 "$rc"
 check_contains "foreign runtime folder: says whose it is" "belongs to user nobody" "$err"
 check_eq "foreign runtime folder: no daemon" "" "$(daemons)"
@@ -46,7 +46,7 @@ seed_pipe=/tmp/mps_$UUID1
 rm -rf "$seed_pipe" "/tmp/mps_log_$UUID1"
 mkdir "$seed_pipe"
 chown nobody "$seed_pipe"
-m start --layout seed 0:1:1
+m start --wide --layout seed 0:1:1
 check_eq "foreign seed folder: exit 1" 1 "$rc"
 check_contains "foreign seed folder: says whose it is" "$seed_pipe belongs to user nobody" "$err"
 check_eq "foreign seed folder: no daemon" "" "$(daemons "$UUID1")"

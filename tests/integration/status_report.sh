@@ -7,15 +7,15 @@
 . "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
 use_topology a30-seed
 
-m status
+m status --wide
 check_eq "nothing started: exit 3" 3 "$rc"
 check_eq "nothing started: four not running" 4 "$(rows 'not running' "$out")"
 check_eq "nothing started: no notes" "" "$err"
 [ ! -e "$MPSMIG_RUNTIME_DIR/$UUID0" ] && pass "status makes no folders" || fail "status makes no folders"
 
-m start
+m start --wide
 check_eq "start: exit 0" 0 "$rc"
-m status
+m status --wide
 check_eq "all running: exit 0" 0 "$rc"
 check_eq "all running: no notes" "" "$err"
 check_eq "all running: four rows" 4 "$(rows running "$out")"
@@ -42,7 +42,7 @@ for _ in $(seq 50); do
         [ "$(count '"client_count": 1' "$out")" -ge "$([ -n "${probe2:-}" ] && echo 2 || echo 1)" ] && break
         sleep 0.1
 done
-m status
+m status --wide
 server0=$(ask "$pipe0" 'get_server_list\n')
 check_eq "with a client: exit 0" 0 "$rc"
 check_eq "with a client: the server and its user, the client's pid" 1 \
@@ -68,7 +68,7 @@ awk -v u="$uptime" 'BEGIN { exit !(u >= 0 && u < 120) }' && pass "json: uptime (
 if [ -n "${probe2:-}" ]; then
         # The user shown is the one the server process runs as (simgpu's servers keep the daemon's
         # uid, docs/simgpu-mps.md; real ones run as the client's user): compared with ps.
-        m status 0:2:0
+        m status --wide 0:2:0
         server2=$(ask "$pipe2" 'get_server_list\n')
         check_eq "another user's client: its server and the user ps gives it" 1 \
                 "$(grep -cE "^0:2:0 +$UUID2 +running .* $server2 $(ps -o user= -p "$server2") +1: [0-9]+ " <<<"$out")"
@@ -79,7 +79,7 @@ wait
 
 # Default limits set on the daemon show up.
 ask "$pipe0" 'set_default_active_thread_percentage 50\nset_default_device_pinned_mem_limit 0 2G\n' >/dev/null
-m status 0:1:0
+m status --wide 0:1:0
 check_eq "limits: 50% and 2G" 1 "$(grep -cE "^0:1:0 .* 50% +2G$" <<<"$out")"
 m status --json 0:1:0
 check_contains "json: pinned limit" '"bytes": 2147483648' "$out"
@@ -88,29 +88,29 @@ check_contains "json: pinned limit" '"bytes": 2147483648' "$out"
 pid3=$(daemons "$UUID3")
 kill -9 "$pid3"
 wait_gone "$pid3"
-m status
+m status --wide
 check_eq "stale: exit 3" 3 "$rc"
 check_eq "stale: the row" 1 "$(grep -cE "^0:2:1 +$UUID3 +stale +$pid3 " <<<"$out")"
 check_contains "stale: a note" "names pid $pid3, which has died" "$err"
-m start
+m start --wide
 check_eq "start after kill -9: exit 0" 0 "$rc"
 check_eq "start after kill -9: recovered" 1 \
         "$(grep -cE "^0:2:1 +$UUID3 +recovered from stale \(pid $pid3 had died\)" <<<"$out")"
 check_eq "start after kill -9: one daemon again" 1 "$(daemons "$UUID3" | wc -l)"
-m status
+m status --wide
 check_eq "after recovery: exit 0" 0 "$rc"
 
 # kill -9 again, then stop: stale cleaned, folders removed.
 pid3=$(daemons "$UUID3")
 kill -9 "$pid3"
 wait_gone "$pid3"
-m stop
+m stop --wide
 check_eq "stop with a stale one: exit 0" 0 "$rc"
 check_eq "stop: the stale one cleaned" 1 "$(grep -cE "^0:2:1 +$UUID3 +stale cleaned \(pid $pid3 had died\)" <<<"$out")"
 check_eq "stop: three stopped" 3 "$(rows stopped "$out")"
 check_eq "stop: every folder removed (the lock and the node cache stay)" "lock node.json" "$(ls -A "$MPSMIG_RUNTIME_DIR" | xargs)"
-m status
+m status --wide
 check_eq "all stopped: exit 3" 3 "$rc"
-m stop
+m stop --wide
 check_eq "stop again: exit 0" 0 "$rc"
 check_eq "stop again: four not running" 4 "$(rows 'not running' "$out")"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # simgpu's nvidia-cuda-mps-control as a daemon: -d and -f, the files in the pipe and log folders,
 # control.log, a second -d, quit, SIGTERM, kill -9 and a stale folder, -h, -v, client mode
-# without a daemon and commands given as arguments (shared/facts/mps-control.md).
+# without a daemon and commands given as arguments (docs/driver-facts-mps-control.md).
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
 export CUDA_MPS_PIPE_DIRECTORY=$T/pipe

@@ -34,7 +34,7 @@ check_eq "the log folder is made 0700" "drwx------" "$(stat -c %A "$T/nolog" 2>/
 ask 'quit\n'
 check_eq "that daemon quits" 0 "$rc"
 
-# --- pipe folder and its parent missing: shared/facts' "Cannot access" (one mkdir, no parents)
+# --- pipe folder and its parent missing: the first readings' "Cannot access" (one mkdir, no parents)
 export CUDA_MPS_PIPE_DIRECTORY=$T/noparent/pipe
 export CUDA_MPS_LOG_DIRECTORY=$T/nolog2
 ctl -d

@@ -57,6 +57,79 @@ static void test_table_sizes_columns_to_widest_cell(void **state)
         table_free(table);
 }
 
+static const struct table_column uuid_columns[] = {
+    {"TARGET", TABLE_LEFT},
+    {"UUID", TABLE_UUID},
+    {"NOTE", TABLE_LEFT},
+};
+
+/* Two rows whose UUIDs share their first 13 characters, and a note that makes the table 120
+ * columns wide. */
+static struct table *wide_uuid_table(void)
+{
+        struct table *table = table_new(uuid_columns, 3);
+        assert_non_null(table);
+        table_cellf(table, "0:1:0");
+        table_cellf(table, "MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0");
+        table_cellf(table, "%070d", 0);
+        table_cellf(table, "0:1:1");
+        table_cellf(table, "MIG-22f0c05f-aad0-58b8-83d8-61bcd963d2e9");
+        table_cellf(table, "-");
+        return table;
+}
+
+/* Not a terminal (ctest's stdout): 100 columns; the UUIDs are cut to a prefix that still tells
+ * them apart, plus an ellipsis that counts as one column. */
+static void test_table_cuts_uuids_to_a_unique_prefix_when_too_wide(void **state)
+{
+        output_set_wide(false);
+        assert_int_equal(output_table_width(), 100);
+        struct table *table = wide_uuid_table();
+        struct capture c;
+        capture_begin(&c);
+        assert_int_equal(table_print(table, c.stream), 0);
+        char expected[512];
+        (void)snprintf(expected, sizeof(expected),
+                       "TARGET  UUID             NOTE\n"
+                       "0:1:0   MIG-22f0c05f-5\u2026  %070d\n"
+                       "0:1:1   MIG-22f0c05f-a\u2026  -\n",
+                       0);
+        assert_string_equal(capture_end(&c), expected);
+        free(c.text);
+        table_free(table);
+}
+
+static void test_table_wide_keeps_uuids_whole(void **state)
+{
+        output_set_wide(true);
+        struct table *table = wide_uuid_table();
+        struct capture c;
+        capture_begin(&c);
+        assert_int_equal(table_print(table, c.stream), 0);
+        assert_non_null(strstr(capture_end(&c), "MIG-22f0c05f-aad0-58b8-83d8-61bcd963d2e9  -\n"));
+        free(c.text);
+        table_free(table);
+        output_set_wide(false);
+}
+
+/* A table that fits is left alone. */
+static void test_table_that_fits_keeps_uuids_whole(void **state)
+{
+        output_set_wide(false);
+        struct table *table = table_new(uuid_columns, 3);
+        table_cellf(table, "0:1:0");
+        table_cellf(table, "MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0");
+        table_cellf(table, "-");
+        struct capture c;
+        capture_begin(&c);
+        assert_int_equal(table_print(table, c.stream), 0);
+        assert_string_equal(capture_end(&c),
+                            "TARGET  UUID                                      NOTE\n"
+                            "0:1:0   MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0  -\n");
+        free(c.text);
+        table_free(table);
+}
+
 static void test_table_without_rows_prints_its_header(void **state)
 {
         _cleanup_table_ struct table *table = table_new(columns, 3);
@@ -142,6 +215,9 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_table_sizes_columns_to_widest_cell),
             cmocka_unit_test(test_table_without_rows_prints_its_header),
+            cmocka_unit_test(test_table_cuts_uuids_to_a_unique_prefix_when_too_wide),
+            cmocka_unit_test(test_table_wide_keeps_uuids_whole),
+            cmocka_unit_test(test_table_that_fits_keeps_uuids_whole),
             cmocka_unit_test(test_table_refuses_a_half_row),
             cmocka_unit_test(test_table_grows_past_its_first_allocation),
             cmocka_unit_test(test_json_is_indented_ordered_and_ends_with_a_newline),

@@ -1,5 +1,5 @@
 /* Unit tests of the MPS control program's answer parser: every answer form in
- * shared/facts/mps-control.md, the concatenated overview, and malformed text. */
+ * docs/driver-facts-mps-control.md, the concatenated overview, and malformed text. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

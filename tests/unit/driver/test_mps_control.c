@@ -454,7 +454,8 @@ static void test_start_refusals(void **state)
         assert_int_equal(st.st_mode & 07777, 0777);
 
         /* Its parent missing too: exit 1 and "Cannot access CUDA_MPS_PIPE_DIRECTORY" (driver 580
-         * on stdout, shared/facts and simgpu on stderr; either is understood). */
+         * on stdout, docs/driver-facts-mps-control.md and simgpu on stderr; either is understood).
+         */
         char orphan[450];
         snprintf(orphan, sizeof(orphan), "%s/missing-parent/pipe", f->dir);
         ep.pipe_dir = orphan;

@@ -136,6 +136,9 @@ static void test_pinned_mem(void **state)
                 assert_int_equal(client_limit_parse_pinned_mem(bad[i], &bytes, &err), -EINVAL);
                 assert_int_equal(bytes, 7);
         }
+        /* A bare number: the unit is what is missing, and the message says so. */
+        assert_int_equal(client_limit_parse_pinned_mem("2", &bytes, &err), -EINVAL);
+        assert_string_equal(err.message, "--pinned-mem '2': the unit is missing: give 2G or 2048M");
         assert_int_equal(client_limit_parse_pinned_mem("100K", &bytes, &err), -EINVAL);
         assert_non_null(strstr(err.message, "whole number of MiB"));
 }

@@ -1,6 +1,6 @@
 /* Shared by simgpu's NVML tests: dlopen of the built libnvidia-ml.so.1, every call looked up by
  * the name callers use (versioned first), and helpers that assert on a call's answer. Struct
- * offsets are checked against shared/facts/nvml-abi.md, not against the double's header. */
+ * offsets are checked against docs/driver-facts-nvml-abi.md, not against the double's header. */
 #pragma once
 
 #include <dlfcn.h>
@@ -16,7 +16,7 @@
 
 #include "../../../simgpu/nvml/nvml_sim.h"
 
-/* Layouts as shared/facts/nvml-abi.md gives them (x86_64). */
+/* Layouts as docs/driver-facts-nvml-abi.md gives them (x86_64). */
 _Static_assert(offsetof(nvmlPciInfo_t, busId) == 36, "busId offset");
 _Static_assert(offsetof(nvmlProcessInfo_t, usedGpuMemory) == 8, "usedGpuMemory offset");
 _Static_assert(offsetof(nvmlDeviceAttributes_t, memorySizeMB) == 32, "memorySizeMB offset");

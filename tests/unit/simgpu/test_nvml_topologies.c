@@ -119,7 +119,8 @@ static void test_a30_seed_mig_devices(void **state)
         shutdown_all();
 }
 
-/* Every number here is from shared/facts (the real H100, driver 580.159.04, MIG off). */
+/* Every number here is from docs/driver-facts-nvml-abi.md (the real H100, driver 580.159.04, MIG
+ * off). */
 static void test_h100_matches_facts(void **state)
 {
         static const struct {

@@ -102,7 +102,7 @@ static void test_a30_seed(void **state)
         sim_topology_free(t);
 }
 
-/* The H100 row of shared/facts/mig-profiles.md, measured on driver 580.159.04. */
+/* The H100 row of docs/driver-facts-mig-profiles.md, measured on driver 580.159.04. */
 static void test_h100_matches_facts(void **state)
 {
         static const struct {
