@@ -16,7 +16,7 @@ m start
 check_eq "start: exit 0" 0 "$rc"
 gone=$(pid_in "$MPSMIG_RUNTIME_DIR/$UUID1/pipe")
 topology=$after_dci
-m status
+m status --wide
 check_eq "after -dci, status: exit 3" 3 "$rc"
 check_contains "status shows the vanished instance's daemon" \
         "$UUID1  running (orphaned: device gone)" "$out"
@@ -34,10 +34,10 @@ topology=$before
 m start
 check_eq "start again: exit 0" 0 "$rc"
 topology=$lost
-m status
+m status --wide
 check_eq "GPU lost, status: exit 1 (a lost GPU is a failure, docs/cli.md)" 1 "$rc"
 check_contains "status names the lost GPU" "GPU 0" "$err"
-check_eq "status shows its four daemons as orphans" 4 "$(grep -c 'orphaned: device gone' <<<"$out")"
+check_eq "status shows its four daemons as orphans" 4 "$(grep -cE '^- +MIG-[0-9a-f-]+ +running \(orphaned: device gone\)' <<<"$out")"
 m stop
 check_eq "GPU lost, stop: exit 0" 0 "$rc"
 check_eq "stop: its four daemons stopped" 4 "$(grep -c 'stopped (quit)' <<<"$out")"

@@ -6,6 +6,9 @@
 
 export CUDA_MPS_PIPE_DIRECTORY=$T/pipe
 export CUDA_MPS_LOG_DIRECTORY=$T/log
+# One device, not node-wide: mpsmig run by tests at the same time asks every node-wide daemon on
+# the machine what it serves (device_query), which would meet this test's clients and fds.
+export CUDA_VISIBLE_DEVICES=MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0
 mkdir -p "$T/pipe"
 
 ctl() { sim a30-seed nvidia-cuda-mps-control "$@"; }
