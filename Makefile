@@ -7,9 +7,11 @@ FUZZ_SECONDS ?= 15
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-                  clang libclang-rt-14-dev clang-format procps util-linux git
+                  clang libclang-rt-14-dev clang-format procps util-linux git \
+                  scdoc man-db debhelper dpkg-dev fakeroot lintian
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
+.PHONY: install-strip uninstall deb deb-check
 
 all: build
 
@@ -54,9 +56,32 @@ check: format-check build asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) fuzz
+	$(MAKE) deb-check
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# As install, with the binaries stripped.
+install-strip: build
+	cmake --install $(BUILD) --prefix $(PREFIX) --strip
+
+# Removes what the last install from $(BUILD) put, as its install_manifest.txt lists it, and
+# simgpu's then empty folders.
+uninstall:
+	@manifest=$(BUILD)/install_manifest.txt; \
+	if [ ! -f "$$manifest" ]; then echo "no $$manifest: nothing was installed from $(BUILD)"; exit 1; fi; \
+	xargs -d '\n' rm -f -- <"$$manifest"; \
+	sed -n 's|/simgpu/.*|/simgpu|p' "$$manifest" | sort -u | while read -r dir; do \
+		rmdir "$$dir"/* "$$dir" 2>/dev/null || true; done; \
+	echo "removed the $$(wc -l <"$$manifest") files that $$manifest lists"
+
+# The Debian packages mpsmig and simgpu, built in a copy of the tree under build-deb/ (lintian
+# run on them); deb-check also installs them (as root) and runs the installed programs.
+deb: deps
+	tests/package/deb-check.sh --build-only
+
+deb-check: deps
+	tests/package/deb-check.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-deb
