@@ -37,7 +37,7 @@ mkdir -p "$out/mpsmig"
 
 version=$(cd "$out/mpsmig" && dpkg-parsechangelog -S Version)
 echo "deb-check: building mpsmig $version in $out (log: $out/build.log)"
-if (cd "$out/mpsmig" && DEB_BUILD_OPTIONS="nocheck parallel=${JOBS:-2}" \
+if (cd "$out/mpsmig" && DEB_BUILD_OPTIONS="nocheck noddebs parallel=${JOBS:-2}" \
         dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1; then
         pass "dpkg-buildpackage -us -uc -b"
 else
@@ -128,11 +128,16 @@ grep -q "^Usage: simgpu-run TOPOLOGY -- COMMAND" <<<"$usage" && pass "simgpu-run
 
 # The daemons' whole life over the installed simgpu, in a private runtime folder; the simulated
 # daemons end with this shell whatever happens (SIMGPU_MPS_EXIT_WITH_PID, docs/simgpu-mps.md).
+# The node is a copy of the installed a30-seed with UUIDs of its own: mpsmig refuses a device
+# that another simulated daemon (a test running meanwhile) already serves.
 runtime=$(mktemp -d /tmp/mpsmig-deb.XXXXXX)
 chmod 0755 "$runtime"
 export SIMGPU_MPS_EXIT_WITH_PID=$$
+suffix=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+sed -E "s/((GPU|MIG)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{12}/\1$suffix/g" \
+        "$(dirname "$(readlink -f /usr/bin/simgpu-run)")/topologies/a30-seed.json" >"$runtime/node.json"
 for verb in start status stop; do
-        result=$(simgpu-run a30-seed -- mpsmig "$verb" --runtime-dir "$runtime/run" 2>&1) &&
+        result=$(simgpu-run "$runtime/node.json" -- mpsmig "$verb" --runtime-dir "$runtime/run" 2>&1) &&
                 pass "installed mpsmig $verb over simgpu" || fail "installed mpsmig $verb over simgpu: $result"
 done
 man_page=$(MANWIDTH=80 man mpsmig 2>&1 | head -5) || true
