@@ -11,7 +11,7 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev 
                   scdoc man-db debhelper dpkg-dev fakeroot lintian
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
-.PHONY: install-strip uninstall deb deb-check
+.PHONY: install-strip uninstall deb deb-check deb-check-with-fuzz
 
 all: build
 
@@ -51,12 +51,11 @@ format-check: deps
 	echo "format: every C file follows .clang-format"
 
 # Format, then every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target
-# briefly.
+# briefly, while the Debian packages are built, linted, installed and run (deb-check).
 check: format-check build asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
-	$(MAKE) fuzz
-	$(MAKE) deb-check
+	$(MAKE) deb-check-with-fuzz
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
@@ -82,6 +81,15 @@ deb: deps
 
 deb-check: deps
 	tests/package/deb-check.sh
+
+# make check's last step: fuzz, with deb-check beside it (fuzzing keeps one CPU busy, the package
+# build takes the other), deb-check's report shown once both are done.
+deb-check-with-fuzz: deps
+	@log=$(BUILD)/deb-check.log; mkdir -p $(BUILD); \
+	tests/package/deb-check.sh >"$$log" 2>&1 & deb=$$!; \
+	$(MAKE) fuzz; fuzz=$$?; \
+	wait $$deb; status=$$?; cat "$$log"; \
+	[ $$fuzz -eq 0 ] && [ $$status -eq 0 ]
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-deb
