@@ -7,9 +7,11 @@ FUZZ_SECONDS ?= 15
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
-                  clang libclang-rt-14-dev clang-format procps util-linux git
+                  clang libclang-rt-14-dev clang-format procps util-linux git \
+                  scdoc man-db debhelper dpkg-dev fakeroot lintian
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
+.PHONY: install-strip uninstall deb deb-check deb-check-with-fuzz
 
 # Quiet recursive makes: no "Entering/Leaving directory" pair around every step of CMake's.
 MAKEFLAGS += --no-print-directory
@@ -58,17 +60,49 @@ format-check: deps
 	echo "format: every C file follows .clang-format"
 
 # Format, then every test twice (gcc -Werror, then clang with ASan+UBSan), then each fuzz target
-# briefly; each phase with a header and its duration. ctest shows a failed test's whole output.
+# briefly while the Debian packages are built, linted, installed and run (deb-check); each phase
+# with a header and its duration. ctest shows a failed test's whole output.
 check:
 	@$(call phase,format (clang-format),$(MAKE) format-check)
 	@$(call phase,build (gcc -Werror),$(MAKE) build)
 	@$(call phase,asan (clang ASan+UBSan build),$(MAKE) asan)
 	@$(call phase,tests (gcc build),cd $(BUILD) && ctest --output-on-failure -j $(JOBS))
 	@$(call phase,tests (ASan+UBSan build),cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS))
-	@$(call phase,fuzz ($(FUZZ_SECONDS) s per target),$(MAKE) fuzz)
+	@$(call phase,fuzz ($(FUZZ_SECONDS) s per target) and the Debian packages,$(MAKE) deb-check-with-fuzz)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# As install, with the binaries stripped.
+install-strip: build
+	cmake --install $(BUILD) --prefix $(PREFIX) --strip
+
+# Removes what the last install from $(BUILD) put, as its install_manifest.txt lists it, and
+# simgpu's then empty folders.
+uninstall:
+	@manifest=$(BUILD)/install_manifest.txt; \
+	if [ ! -f "$$manifest" ]; then echo "no $$manifest: nothing was installed from $(BUILD)"; exit 1; fi; \
+	xargs -d '\n' rm -f -- <"$$manifest"; \
+	sed -n 's|/simgpu/.*|/simgpu|p' "$$manifest" | sort -u | while read -r dir; do \
+		rmdir "$$dir"/* "$$dir" 2>/dev/null || true; done; \
+	echo "removed the $$(wc -l <"$$manifest") files that $$manifest lists"
+
+# The Debian packages mpsmig and simgpu, built in a copy of the tree under build-deb/ (lintian
+# run on them); deb-check also installs them (as root) and runs the installed programs.
+deb: deps
+	tests/package/deb-check.sh --build-only
+
+deb-check: deps
+	tests/package/deb-check.sh
+
+# make check's last step: fuzz, with deb-check beside it (fuzzing keeps one CPU busy, the package
+# build takes the other), deb-check's report shown once both are done.
+deb-check-with-fuzz: deps
+	@log=$(BUILD)/deb-check.log; mkdir -p $(BUILD); \
+	tests/package/deb-check.sh >"$$log" 2>&1 & deb=$$!; \
+	$(MAKE) fuzz; fuzz=$$?; \
+	wait $$deb; status=$$?; cat "$$log"; \
+	[ $$fuzz -eq 0 ] && [ $$status -eq 0 ]
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) build-deb

@@ -5,7 +5,7 @@ set -u
 : "${MPSMIG_BUILD:?MPSMIG_BUILD must name the build folder}"
 : "${MPSMIG_SOURCE:?MPSMIG_SOURCE must name the source folder}"
 MPSMIG=$MPSMIG_BUILD/mpsmig
-SIMRUN=$MPSMIG_BUILD/simgpu/run
+SIMRUN=$MPSMIG_BUILD/simgpu/simgpu-run
 PROBE=$MPSMIG_BUILD/mpsmig-probe
 TOPOLOGIES=$MPSMIG_SOURCE/simgpu/topologies
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

@@ -1,5 +1,6 @@
-# simgpu/run: topology names and paths, the environment it sets, exec (same pid, same exit
-# status), and the usage and unknown-topology errors; for the build copy and the source copy.
+# simgpu/simgpu-run: topology names and paths, the environment it sets, exec (same pid, same exit
+# status), and the usage and unknown-topology errors; for the build copy, the source copy, a link
+# to it elsewhere (as /usr/bin/simgpu-run is), and its old name in the build, run.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
 sim a30-seed sh -c 'echo "$SIMGPU_TOPOLOGY"'
@@ -34,7 +35,18 @@ run_capture "$SIMRUN" a30-seed true
 check_eq "missing -- is a usage error" 2 "$rc"
 run_capture "$SIMRUN"
 check_eq "no arguments is a usage error" 2 "$rc"
+check_contains "the usage names simgpu-run" "Usage: simgpu-run TOPOLOGY -- COMMAND" "$err"
+
+# A link on PATH elsewhere: simgpu-run follows it to the folder with bin/ and lib/.
+mkdir "$T/bin"
+ln -s "$SIMRUN" "$T/bin/simgpu-run"
+run_capture env PATH="$T/bin:$PATH" simgpu-run a30-seed -- sh -c 'echo "${LD_LIBRARY_PATH%%:*}"'
+check_eq "through a link: the build's lib" "$MPSMIG_BUILD/simgpu/lib" "$out"
+
+# The old name in the build folder still works (scripts written for it).
+run_capture "$MPSMIG_BUILD/simgpu/run" a30-seed -- sh -c 'echo "$SIMGPU_TOPOLOGY"'
+check_eq "build/simgpu/run still runs" "$MPSMIG_BUILD/simgpu/topologies/a30-seed.json" "$out"
 
 # the source copy finds the build through SIMGPU_BUILD_DIR and the topologies beside it
-SIMGPU_BUILD_DIR=$MPSMIG_BUILD run_capture "$MPSMIG_SOURCE/simgpu/run" h100 -- sh -c 'echo "$SIMGPU_TOPOLOGY ${LD_LIBRARY_PATH%%:*}"'
+SIMGPU_BUILD_DIR=$MPSMIG_BUILD run_capture "$MPSMIG_SOURCE/simgpu/simgpu-run" h100 -- sh -c 'echo "$SIMGPU_TOPOLOGY ${LD_LIBRARY_PATH%%:*}"'
 check_eq "source copy" "$MPSMIG_SOURCE/simgpu/topologies/h100.json $MPSMIG_BUILD/simgpu/lib" "$out"
