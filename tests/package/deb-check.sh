@@ -118,8 +118,8 @@ check_eq "command -v mpsmig" /usr/bin/mpsmig "$(command -v mpsmig)"
 check_eq "command -v simgpu-run" /usr/bin/simgpu-run "$(command -v simgpu-run)"
 check_eq "mpsmig --version" "mpsmig $version" "$(mpsmig --version 2>&1)"
 check_eq "the installed mpsmig is stripped" 0 "$(readelf -S /usr/bin/mpsmig | grep -c '\.debug_info')"
-list=$(simgpu-run a30-seed -- mpsmig list 2>&1) && pass "simgpu-run a30-seed -- mpsmig list" ||
-        fail "simgpu-run a30-seed -- mpsmig list: $list"
+list=$(simgpu-run a30-seed -- mpsmig list --wide 2>&1) && pass "simgpu-run a30-seed -- mpsmig list --wide" ||
+        fail "simgpu-run a30-seed -- mpsmig list --wide: $list"
 grep -q "MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0" <<<"$list" && pass "list shows the seed's MIG devices" ||
         fail "list shows the seed's MIG devices: $list"
 usage=$(simgpu-run 2>&1) || true
