@@ -76,7 +76,7 @@ if pgrep -x nvidia-cuda-mps >/dev/null; then
 fi
 
 say "start"
-run "$mpsmig" start --whole-gpus --runtime-dir "$runtime"
+run "$mpsmig" start --whole-gpus --wide --runtime-dir "$runtime"
 [ "$rc" = 0 ] && pass "start: exit 0" || fail "start: exit $rc"
 grep -qE "^0 +$uuid +started +[0-9]+ " <<<"$out" && pass "start: GPU 0 started" \
         || fail "start: GPU 0 not reported started"
