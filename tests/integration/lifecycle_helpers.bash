@@ -121,3 +121,19 @@ wait_for_counts() {
                 sleep 0.2
         done
 }
+
+# as_nobody CMD...: CMD as user nobody (needs root).
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+
+# hold_as_nobody FILE: user nobody holds a shared flock on FILE (60 s at most), returning once the
+# lock is seen held; $held is the holder's pid.
+hold_as_nobody() {
+        # Not through as_nobody: a function in the background is a subshell, and $! must be the
+        # holder itself (setpriv and flock -F exec the next, so all three are one pid).
+        setpriv --reuid=nobody --regid=nogroup --clear-groups flock -F -s "$1" sleep 60 &
+        held=$!
+        for _ in $(seq 100); do
+                flock -n -x "$1" true || break
+                sleep 0.05
+        done
+}

@@ -12,7 +12,6 @@ fi
 . "$MPSMIG_SOURCE/tests/lib.sh"
 . "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
 use_topology a30-seed
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 HOLD=120
 
 # burst N: N runs as nobody at once, each a probe holding its client; their pids in $pids.

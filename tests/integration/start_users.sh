@@ -60,17 +60,11 @@ check_eq "... root's daemons untouched" "$root_daemons" "$(daemons)"
 
 # --- the node lock: nobody cannot open it; one left 0644 (an older mpsmig) and held by nobody
 # is replaced, so root's stop does not wait for it
-as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 rc=0
 as_nobody flock -n -s "$MPSMIG_RUNTIME_DIR/lock" true 2>/dev/null || rc=$?
 check_eq "nobody cannot take the 0600 node lock" 1 "$([ "$rc" -ne 0 ] && echo 1 || echo 0)"
 chmod 0644 "$MPSMIG_RUNTIME_DIR/lock"
-setpriv --reuid=nobody --regid=nogroup --clear-groups flock -F -s "$MPSMIG_RUNTIME_DIR/lock" sleep 60 &
-held=$!
-for _ in $(seq 100); do
-        flock -n -x "$MPSMIG_RUNTIME_DIR/lock" true || break
-        sleep 0.05
-done
+hold_as_nobody "$MPSMIG_RUNTIME_DIR/lock"
 began=$(date +%s%N)
 m stop 0:1:0
 took=$((($(date +%s%N) - began) / 1000000))
@@ -90,12 +84,7 @@ pipe1=$MPSMIG_RUNTIME_DIR/$UUID1/pipe
 ask "$pipe1" 'quit\n' >/dev/null
 for _ in $(seq 100); do [ -e "$pipe1/nvidia-cuda-mps-control.pid" ] || break; sleep 0.05; done
 check_eq "a quit daemon leaves its control_lock, 0666" "666" "$(stat -c '%a' "$pipe1/control_lock")"
-setpriv --reuid=nobody --regid=nogroup --clear-groups flock -F -s "$pipe1/control_lock" sleep 60 &
-held=$!
-for _ in $(seq 100); do
-        flock -n -x "$pipe1/control_lock" true || break
-        sleep 0.05
-done
+hold_as_nobody "$pipe1/control_lock"
 began=$(date +%s%N)
 m start 0:1:1
 took=$((($(date +%s%N) - began) / 1000000))
