@@ -406,6 +406,11 @@ static int status_run(int argc, char **argv)
         lifecycle_warn_unchecked(&context);
         size_t counts[DAEMON_STATES];
         count_states(results, context.target_count, counts);
+        /* Down, orphaned, or sharing its device with another daemon (they would time-slice):
+         * counted before the results are let go. */
+        size_t problems = 0;
+        for (size_t i = 0; i < context.target_count; i++)
+                problems += has_problem(&results[i]);
         status_results_done(results, context.target_count);
         if (r < 0) {
                 cli_error("cannot write the status: %s", strerror(-r));
@@ -413,10 +418,7 @@ static int status_run(int argc, char **argv)
         }
         if (counts[DAEMON_ERROR] || counts[DAEMON_GPU_LOST])
                 return EXIT_FAILURE_;
-        if (counts[DAEMON_RUNNING] < context.target_count ||
-            count_orphaned(results, context.target_count) > 0)
-                return EXIT_DOWN;
-        return EXIT_OK;
+        return problems > 0 ? EXIT_DOWN : EXIT_OK;
 }
 
 const struct verb verb_status = {
@@ -439,8 +441,8 @@ const struct verb verb_status = {
              "  --timeout SECONDS    How long a daemon may take to answer before it counts\n"
              "                       as not answering (default 5)\n" LIFECYCLE_HELP_OPTION "\n"
              "Exit status (for monitoring): 0 every daemon runs and answers, 3 some daemon is\n"
-             "not running, stale or not answering, or an orphan is left, 1 an error (a folder\n"
-             "that could not be read safely) or a lost GPU, 2 usage error, bad runtime folder\n"
-             "or no driver.\n",
+             "not running, stale or not answering, an orphan is left, or another daemon\n"
+             "serves one of the devices, 1 an error (a folder that could not be read safely)\n"
+             "or a lost GPU, 2 usage error, bad runtime folder or no driver.\n",
     .run = status_run,
 };
