@@ -90,9 +90,9 @@ static int split_profile(const char *name, unsigned *ret_ci, unsigned *ret_gi,
 static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_profile *ret)
 {
         static const char *const keys[] = {
-            "index",    "id",           "name",     "slices",   "max_instances", "memory_mib",
-            "sm_count", "copy_engines", "decoders", "encoders", "jpegs",         "ofas",
-            NULL};
+            "index",      "id",       "name",           "slices",   "max_instances",
+            "memory_mib", "sm_count", "copy_engines",   "decoders", "encoders",
+            "jpegs",      "ofas",     "placement_size", NULL};
         struct sim_profile profile = {0};
         int r;
         if (!json_is_object(object))
@@ -115,7 +115,9 @@ static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_pr
             (r = sim_json_read_unsigned(p, object, "decoders", false, 64, &profile.decoders)) < 0 ||
             (r = sim_json_read_unsigned(p, object, "encoders", false, 64, &profile.encoders)) < 0 ||
             (r = sim_json_read_unsigned(p, object, "jpegs", false, 64, &profile.jpegs)) < 0 ||
-            (r = sim_json_read_unsigned(p, object, "ofas", false, 64, &profile.ofas)) < 0)
+            (r = sim_json_read_unsigned(p, object, "ofas", false, 64, &profile.ofas)) < 0 ||
+            (r = sim_json_read_unsigned(p, object, "placement_size", false, 8,
+                                        &profile.placement_size)) < 0)
                 return r;
         /* the name carries the slice count too ("2g.20gb"): both must agree */
         unsigned ci, gi;
@@ -127,9 +129,15 @@ static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_pr
         else if (gi != profile.slices)
                 r = sim_json_fail(p, "\"%s\" has %u slices, \"slices\" says %u", profile.name, gi,
                                   profile.slices);
+        else if (profile.placement_size && profile.placement_size < profile.slices)
+                r = sim_json_fail(p, "\"placement_size\" %u is below the %u slices",
+                                  profile.placement_size, profile.slices);
         sim_json_pop(p);
         if (r < 0)
                 return r;
+        if (!profile.placement_size)
+                for (profile.placement_size = 1; profile.placement_size < profile.slices;)
+                        profile.placement_size *= 2;
         *ret = profile;
         return 0;
 }

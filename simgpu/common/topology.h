@@ -24,6 +24,9 @@ struct sim_profile {
         unsigned encoders;
         unsigned jpegs;
         unsigned ofas;
+        /* slices a placement spans (nvmlGpuInstancePlacement_t.size): the next power of two
+         * above `slices` unless the topology says otherwise (H100 1g.20gb spans 2) */
+        unsigned placement_size;
 };
 
 /* A compute process as nvmlDeviceGetComputeRunningProcesses reports it. */

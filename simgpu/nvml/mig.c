@@ -272,6 +272,252 @@ NVML_API nvmlReturn_t nvmlGpuInstanceGetInfo(nvmlGpuInstance_t gpu_instance,
         info->id = gpu_instance->id;
         info->profileId = gpu_instance->profile->id;
         info->placement.start = gpu_instance->placement_start;
-        info->placement.size = gpu_instance->profile->slices;
+        info->placement.size = gpu_instance->profile->placement_size;
+        return nvml_leave_with(NVML_SUCCESS);
+}
+
+/* The profile with NVML profile id `id`, or NULL. */
+static const struct sim_profile *profile_by_id(const struct sim_gpu *gpu, unsigned id)
+{
+        for (size_t i = 0; i < gpu->profile_count; i++)
+                if (gpu->profiles[i].id == id)
+                        return &gpu->profiles[i];
+        return NULL;
+}
+
+/* Where a GPU instance of `profile_id` may start: the first max_instances multiples of its
+ * placement size (H200: 3g {0,4}:4, 1g.35gb {0,2,4,6}:2). NULL `placements` asks for the count;
+ * too small a count is INSUFFICIENT_SIZE. */
+NVML_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(
+    nvmlDevice_t device, unsigned int profile_id, nvmlGpuInstancePlacement_t *placements,
+    unsigned int *count)
+{
+        nvmlReturn_t r = enter_parent(device);
+        if (r != NVML_SUCCESS)
+                return r;
+        const struct sim_profile *p = profile_by_id(device->gpu, profile_id);
+        if (!count || !p)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        unsigned n = 0;
+        while (n < p->max_instances && (n + 1) * p->placement_size <= 8)
+                n++;
+        if (!placements) {
+                *count = n;
+                return nvml_leave_with(NVML_SUCCESS);
+        }
+        if (*count < n) {
+                *count = n;
+                return nvml_leave_with(NVML_ERROR_INSUFFICIENT_SIZE);
+        }
+        for (unsigned i = 0; i < n; i++)
+                placements[i] =
+                    (nvmlGpuInstancePlacement_t){i * p->placement_size, p->placement_size};
+        *count = n;
+        return nvml_leave_with(NVML_SUCCESS);
+}
+
+NVML_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements(
+    nvmlDevice_t device, unsigned int profile_id, nvmlGpuInstancePlacement_t *placements,
+    unsigned int *count)
+{
+        return nvmlDeviceGetGpuInstancePossiblePlacements_v2(device, profile_id, placements, count);
+}
+
+NVML_API nvmlReturn_t nvmlDeviceGetGpuInstanceById(nvmlDevice_t device, unsigned int id,
+                                                   nvmlGpuInstance_t *gpu_instance)
+{
+        nvmlReturn_t r = enter_parent(device);
+        if (r != NVML_SUCCESS)
+                return r;
+        if (!gpu_instance)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        for (size_t m = 0; m < device->gpu->mig_device_count; m++)
+                if (device->mig_handles[m].gpu_instance->id == id) {
+                        *gpu_instance = device->mig_handles[m].gpu_instance;
+                        return nvml_leave_with(NVML_SUCCESS);
+                }
+        return nvml_leave_with(NVML_ERROR_NOT_FOUND);
+}
+
+/* NVML_COMPUTE_INSTANCE_PROFILE_* index of a compute instance `slices` wide; its profile id is
+ * the same number. */
+static const unsigned ci_profile_slices[NVML_COMPUTE_INSTANCE_PROFILE_COUNT] = {1, 2, 3, 4,
+                                                                                7, 8, 6, 1};
+
+static unsigned ci_profile_of(unsigned slices)
+{
+        for (unsigned i = 0; i < NVML_COMPUTE_INSTANCE_PROFILE_COUNT; i++)
+                if (ci_profile_slices[i] == slices)
+                        return i;
+        return 0;
+}
+
+/* Compute instances of a GPU instance are the MIG devices that carry its id; they are placed one
+ * after another in topology order. */
+static unsigned ci_start(const struct nvmlDevice_st *mig)
+{
+        unsigned start = 0;
+        const struct nvmlDevice_st *parent = mig->parent;
+        for (size_t m = 0; m < parent->gpu->mig_device_count; m++) {
+                const struct nvmlDevice_st *other = &parent->mig_handles[m];
+                if (other == mig)
+                        break;
+                if (other->gpu_instance == mig->gpu_instance)
+                        start += other->mig->compute_instance_slices;
+        }
+        return start;
+}
+
+/* The compute instances of `gpu_instance` whose CI profile is `profile` (an
+ * NVML_COMPUTE_INSTANCE_PROFILE_* index); `instances` must hold the profile's instance count. */
+NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstances(nvmlGpuInstance_t gpu_instance,
+                                                         unsigned int profile,
+                                                         nvmlComputeInstance_t *instances,
+                                                         unsigned int *count)
+{
+        const struct nvml_state *s;
+        nvmlReturn_t r = nvml_enter_gpu_instance(gpu_instance, &s);
+        if (r != NVML_SUCCESS)
+                return r;
+        if (!instances || !count || profile >= NVML_COMPUTE_INSTANCE_PROFILE_COUNT)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        const struct nvmlDevice_st *parent = gpu_instance->parent;
+        unsigned n = 0;
+        for (size_t m = 0; m < parent->gpu->mig_device_count; m++) {
+                struct nvmlDevice_st *mig = &parent->mig_handles[m];
+                if (mig->gpu_instance == gpu_instance &&
+                    ci_profile_of(mig->mig->compute_instance_slices) == profile)
+                        instances[n++] = mig;
+        }
+        *count = n;
+        return nvml_leave_with(NVML_SUCCESS);
+}
+
+NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceById(nvmlGpuInstance_t gpu_instance,
+                                                            unsigned int id,
+                                                            nvmlComputeInstance_t *instance)
+{
+        const struct nvml_state *s;
+        nvmlReturn_t r = nvml_enter_gpu_instance(gpu_instance, &s);
+        if (r != NVML_SUCCESS)
+                return r;
+        if (!instance)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        const struct nvmlDevice_st *parent = gpu_instance->parent;
+        for (size_t m = 0; m < parent->gpu->mig_device_count; m++) {
+                struct nvmlDevice_st *mig = &parent->mig_handles[m];
+                if (mig->gpu_instance == gpu_instance && mig->mig->compute_instance_id == id) {
+                        *instance = mig;
+                        return nvml_leave_with(NVML_SUCCESS);
+                }
+        }
+        return nvml_leave_with(NVML_ERROR_NOT_FOUND);
+}
+
+NVML_API nvmlReturn_t nvmlComputeInstanceGetInfo_v2(nvmlComputeInstance_t instance,
+                                                    nvmlComputeInstanceInfo_t *info)
+{
+        const struct nvml_state *s;
+        nvmlReturn_t r = nvml_enter_device(instance, &s);
+        if (r != NVML_SUCCESS)
+                return r;
+        if (!info || !instance->mig)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        *info = (nvmlComputeInstanceInfo_t){
+            .device = instance->parent,
+            .gpuInstance = instance->gpu_instance,
+            .id = instance->mig->compute_instance_id,
+            .profileId = ci_profile_of(instance->mig->compute_instance_slices),
+            .placement = {ci_start(instance), instance->mig->compute_instance_slices},
+        };
+        return nvml_leave_with(NVML_SUCCESS);
+}
+
+NVML_API nvmlReturn_t nvmlComputeInstanceGetInfo(nvmlComputeInstance_t instance,
+                                                 nvmlComputeInstanceInfo_t *info)
+{
+        return nvmlComputeInstanceGetInfo_v2(instance, info);
+}
+
+/* CI profile `profile` of a GPU instance: NOT_SUPPORTED when wider than the instance. SMs are a
+ * MIG device's of that width where the topology has one, else the instance's share. */
+static nvmlReturn_t ci_profile_info(nvmlGpuInstance_t gpu_instance, unsigned int profile,
+                                    unsigned int eng_profile,
+                                    nvmlComputeInstanceProfileInfo_t *info)
+{
+        const struct nvml_state *s;
+        nvmlReturn_t r = nvml_enter_gpu_instance(gpu_instance, &s);
+        if (r != NVML_SUCCESS)
+                return r;
+        if (!info || profile >= NVML_COMPUTE_INSTANCE_PROFILE_COUNT || eng_profile != 0)
+                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
+        const struct sim_profile *gp = gpu_instance->profile;
+        unsigned slices = ci_profile_slices[profile];
+        /* 1_SLICE_REV1 (index 7) is a newer layout this double does not model */
+        if (slices > gp->slices || profile == 7)
+                return nvml_leave_with(NVML_ERROR_NOT_SUPPORTED);
+        unsigned sms = slices == gp->slices ? gp->sm_count : gp->sm_count * slices / gp->slices;
+        const struct nvmlDevice_st *parent = gpu_instance->parent;
+        for (size_t m = 0; m < parent->gpu->mig_device_count; m++) {
+                const struct sim_mig_device *mig = parent->mig_handles[m].mig;
+                if (mig->gpu_instance_profile == gp && mig->compute_instance_slices == slices)
+                        sms = mig->sm_count;
+        }
+        *info = (nvmlComputeInstanceProfileInfo_t){
+            .id = profile,
+            .sliceCount = slices,
+            .instanceCount = gp->slices / slices,
+            .multiprocessorCount = sms,
+            .sharedCopyEngineCount = gp->copy_engines,
+            .sharedDecoderCount = gp->decoders,
+            .sharedEncoderCount = gp->encoders,
+            .sharedJpegCount = gp->jpegs,
+            .sharedOfaCount = gp->ofas,
+        };
+        return NVML_SUCCESS; /* still locked */
+}
+
+NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(
+    nvmlGpuInstance_t gpu_instance, unsigned int profile, unsigned int eng_profile,
+    nvmlComputeInstanceProfileInfo_t *info)
+{
+        nvmlReturn_t r = ci_profile_info(gpu_instance, profile, eng_profile, info);
+        return r == NVML_SUCCESS ? nvml_leave_with(NVML_SUCCESS) : r;
+}
+
+/* v2 and v3 (v3 adds capabilities, 0 here); the name reads like nvidia-smi's "1c.2g.12gb", or
+ * the GPU-instance profile's name when the compute instance spans it. */
+NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
+    nvmlGpuInstance_t gpu_instance, unsigned int profile, unsigned int eng_profile,
+    nvmlComputeInstanceProfileInfo_v3_t *info)
+{
+        nvmlComputeInstanceProfileInfo_t v1;
+        if (!info)
+                return NVML_ERROR_INVALID_ARGUMENT;
+        unsigned version = info->version;
+        if (version != nvmlComputeInstanceProfileInfo_v2 &&
+            version != nvmlComputeInstanceProfileInfo_v3)
+                return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+        nvmlReturn_t r = ci_profile_info(gpu_instance, profile, eng_profile, &v1);
+        if (r != NVML_SUCCESS)
+                return r;
+        char name[96];
+        const struct sim_profile *gp = gpu_instance->profile;
+        if (v1.sliceCount == gp->slices)
+                snprintf(name, sizeof(name), "%s", gp->name);
+        else
+                snprintf(name, sizeof(name), "%uc.%s", v1.sliceCount, gp->name);
+        info->id = v1.id;
+        info->sliceCount = v1.sliceCount;
+        info->instanceCount = v1.instanceCount;
+        info->multiprocessorCount = v1.multiprocessorCount;
+        info->sharedCopyEngineCount = v1.sharedCopyEngineCount;
+        info->sharedDecoderCount = v1.sharedDecoderCount;
+        info->sharedEncoderCount = v1.sharedEncoderCount;
+        info->sharedJpegCount = v1.sharedJpegCount;
+        info->sharedOfaCount = v1.sharedOfaCount;
+        memcpy(info->name, name, sizeof(info->name));
+        if (version == nvmlComputeInstanceProfileInfo_v3)
+                info->capabilities = 0;
         return nvml_leave_with(NVML_SUCCESS);
 }

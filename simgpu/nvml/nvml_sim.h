@@ -14,6 +14,8 @@
 typedef int nvmlReturn_t;
 typedef struct nvmlDevice_st *nvmlDevice_t;
 typedef struct nvmlGpuInstance_st *nvmlGpuInstance_t;
+/* A compute instance is one MIG device: its handle is that MIG device's nvmlDevice_t. */
+typedef struct nvmlDevice_st *nvmlComputeInstance_t;
 typedef int nvmlComputeMode_t;
 typedef int nvmlEnableState_t;
 
@@ -42,6 +44,13 @@ enum {
         NVML_ERROR_NO_DATA = 21,
         NVML_ERROR_VGPU_ECC_NOT_SUPPORTED = 22,
         NVML_ERROR_INSUFFICIENT_RESOURCES = 23,
+        NVML_ERROR_FREQ_NOT_SUPPORTED = 24,
+        NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25,
+        NVML_ERROR_DEPRECATED = 26,
+        NVML_ERROR_NOT_READY = 27,
+        NVML_ERROR_GPU_NOT_FOUND = 28,
+        NVML_ERROR_INVALID_STATE = 29,
+        NVML_ERROR_RESET_TYPE_NOT_SUPPORTED = 30,
         NVML_ERROR_UNKNOWN = 999,
 };
 
@@ -150,6 +159,52 @@ typedef struct {
         nvmlGpuInstancePlacement_t placement;
 } nvmlGpuInstanceInfo_t;
 
+typedef struct {
+        unsigned int start;
+        unsigned int size;
+} nvmlComputeInstancePlacement_t;
+
+typedef struct {
+        nvmlDevice_t device;
+        nvmlGpuInstance_t gpuInstance;
+        unsigned int id;
+        unsigned int profileId;
+        nvmlComputeInstancePlacement_t placement;
+} nvmlComputeInstanceInfo_t;
+
+typedef struct {
+        unsigned int id;
+        unsigned int sliceCount;
+        unsigned int instanceCount;
+        unsigned int multiprocessorCount;
+        unsigned int sharedCopyEngineCount;
+        unsigned int sharedDecoderCount;
+        unsigned int sharedEncoderCount;
+        unsigned int sharedJpegCount;
+        unsigned int sharedOfaCount;
+} nvmlComputeInstanceProfileInfo_t;
+
+/* v3 appends `unsigned int capabilities` to v2 */
+typedef struct {
+        unsigned int version;
+        unsigned int id;
+        unsigned int sliceCount;
+        unsigned int instanceCount;
+        unsigned int multiprocessorCount;
+        unsigned int sharedCopyEngineCount;
+        unsigned int sharedDecoderCount;
+        unsigned int sharedEncoderCount;
+        unsigned int sharedJpegCount;
+        unsigned int sharedOfaCount;
+        char name[96];
+        unsigned int capabilities; /* v3 only */
+} nvmlComputeInstanceProfileInfo_v3_t;
+
+#define NVML_COMPUTE_INSTANCE_PROFILE_COUNT 0x8
+#define nvmlComputeInstanceProfileInfo_v2   NVML_STRUCT_VERSION(136, 2)
+#define nvmlComputeInstanceProfileInfo_v3                                                          \
+        NVML_STRUCT_VERSION(sizeof(nvmlComputeInstanceProfileInfo_v3_t), 3)
+
 #define nvmlMemory_v2 NVML_STRUCT_VERSION(sizeof(nvmlMemory_v2_t), 2)
 #define nvmlGpuInstanceProfileInfo_v2                                                              \
         NVML_STRUCT_VERSION(sizeof(nvmlGpuInstanceProfileInfo_v2_t), 2)
@@ -163,6 +218,11 @@ _Static_assert(sizeof(nvmlDeviceAttributes_t) == 40, "nvmlDeviceAttributes_t lay
 _Static_assert(sizeof(nvmlGpuInstanceProfileInfo_t) == 48, "nvmlGpuInstanceProfileInfo_t layout");
 _Static_assert(sizeof(nvmlGpuInstanceProfileInfo_v2_t) == 152, "profile info v2 layout");
 _Static_assert(sizeof(nvmlGpuInstanceInfo_t) == 24, "nvmlGpuInstanceInfo_t layout");
+_Static_assert(sizeof(nvmlComputeInstanceInfo_t) == 32, "nvmlComputeInstanceInfo_t layout");
+_Static_assert(sizeof(nvmlComputeInstanceProfileInfo_t) == 36, "CI profile info layout");
+_Static_assert(sizeof(nvmlComputeInstanceProfileInfo_v3_t) == 140, "CI profile info v3 layout");
+_Static_assert(nvmlComputeInstanceProfileInfo_v2 == 0x02000088, "CI profile info v2 version");
+_Static_assert(nvmlComputeInstanceProfileInfo_v3 == 0x0300008c, "CI profile info v3 version");
 _Static_assert(nvmlMemory_v2 == 0x02000028, "nvmlMemory_v2 version");
 _Static_assert(nvmlGpuInstanceProfileInfo_v2 == 0x02000098, "profile info v2 version");
 

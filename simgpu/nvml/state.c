@@ -26,14 +26,11 @@ static void free_state(struct nvml_state *s)
         free(s);
 }
 
-/* Placement start of the next GPU instance: after the previous ones, aligned to the power of
- * two that holds it (a 3-slice instance starts at 0 or 4), close to how the driver packs them. */
-static unsigned next_placement(unsigned used, unsigned slices)
+/* Placement start of the next GPU instance: after the previous ones, aligned to its placement
+ * size (a 3-slice instance spans 4 and starts at 0 or 4), close to how the driver packs them. */
+static unsigned next_placement(unsigned used, unsigned size)
 {
-        unsigned align = 1;
-        while (align < slices)
-                align *= 2;
-        return (used + align - 1) / align * align;
+        return (used + size - 1) / size * size;
 }
 
 static struct nvmlGpuInstance_st *find_gpu_instance(struct nvml_state *s,
@@ -79,8 +76,8 @@ static int build_handles(struct nvml_state *s)
                                 gi->id = mig->mig->gpu_instance_id;
                                 gi->profile = mig->mig->gpu_instance_profile;
                                 gi->placement_start =
-                                    next_placement(slices_used, gi->profile->slices);
-                                slices_used = gi->placement_start + gi->profile->slices;
+                                    next_placement(slices_used, gi->profile->placement_size);
+                                slices_used = gi->placement_start + gi->profile->placement_size;
                                 mig->gpu_instance = gi;
                         }
                 }
@@ -220,8 +217,25 @@ NVML_API const char *nvmlErrorString(nvmlReturn_t result)
                 return "Insufficient Memory";
         case NVML_ERROR_NO_DATA:
                 return "No data";
+        case NVML_ERROR_VGPU_ECC_NOT_SUPPORTED:
+                return "vGPU ECC not supported";
         case NVML_ERROR_INSUFFICIENT_RESOURCES:
                 return "Insufficient Resources";
+        /* 24-30 as driver 580 words them (docs/driver-facts-mig-profiles.md) */
+        case NVML_ERROR_FREQ_NOT_SUPPORTED:
+                return "Invalid Frequency";
+        case NVML_ERROR_ARGUMENT_VERSION_MISMATCH:
+                return "Argument version mismatch";
+        case NVML_ERROR_DEPRECATED:
+                return "Requested functionality has been deprecated";
+        case NVML_ERROR_NOT_READY:
+                return "System is not in ready state";
+        case NVML_ERROR_GPU_NOT_FOUND:
+                return "No supported GPUs were found";
+        case NVML_ERROR_INVALID_STATE:
+                return "Resource not in correct state to perform requested operation";
+        case NVML_ERROR_RESET_TYPE_NOT_SUPPORTED:
+                return "Reset type is not supported for given device";
         default:
                 return "Unknown Error";
         }
