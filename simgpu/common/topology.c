@@ -129,12 +129,16 @@ static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_pr
         else if (gi != profile.slices)
                 r = sim_json_fail(p, "\"%s\" has %u slices, \"slices\" says %u", profile.name, gi,
                                   profile.slices);
-        else if (profile.placement_size && profile.placement_size < profile.slices)
-                r = sim_json_fail(p, "\"placement_size\" %u is below the %u slices",
-                                  profile.placement_size, profile.slices);
         sim_json_pop(p);
         if (r < 0)
                 return r;
+        if (profile.placement_size && profile.placement_size < profile.slices) {
+                sim_json_push_key(p, "placement_size");
+                r = sim_json_fail(p, "%u is below the %u slices", profile.placement_size,
+                                  profile.slices);
+                sim_json_pop(p);
+                return r;
+        }
         if (!profile.placement_size)
                 for (profile.placement_size = 1; profile.placement_size < profile.slices;)
                         profile.placement_size *= 2;

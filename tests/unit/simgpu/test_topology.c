@@ -109,11 +109,12 @@ static void test_h100_matches_facts(void **state)
                 unsigned index, id;
                 const char *name;
                 unsigned slices, max_instances, memory_mib, sm_count, copy_engines;
+                unsigned placement_size; /* the H200's widths (docs/driver-facts-mig-profiles.md) */
         } facts[] = {
-            {0, 19, "1g.10gb", 1, 7, 9984, 16, 1},  {1, 14, "2g.20gb", 2, 3, 20096, 32, 2},
-            {2, 9, "3g.40gb", 3, 2, 40448, 60, 3},  {3, 5, "4g.40gb", 4, 1, 40448, 64, 4},
-            {4, 0, "7g.80gb", 7, 1, 81152, 132, 8}, {7, 20, "1g.10gb+me", 1, 1, 9984, 16, 1},
-            {9, 15, "1g.20gb", 1, 4, 20096, 26, 1},
+            {0, 19, "1g.10gb", 1, 7, 9984, 16, 1, 1},  {1, 14, "2g.20gb", 2, 3, 20096, 32, 2, 2},
+            {2, 9, "3g.40gb", 3, 2, 40448, 60, 3, 4},  {3, 5, "4g.40gb", 4, 1, 40448, 64, 4, 4},
+            {4, 0, "7g.80gb", 7, 1, 81152, 132, 8, 8}, {7, 20, "1g.10gb+me", 1, 1, 9984, 16, 1, 1},
+            {9, 15, "1g.20gb", 1, 4, 20096, 26, 1, 2},
         };
         struct sim_topology *t = load_named("h100");
         assert_string_equal(t->driver_version, "580.159.04");
@@ -139,6 +140,7 @@ static void test_h100_matches_facts(void **state)
                 assert_int_equal(p->memory_mib, facts[i].memory_mib);
                 assert_int_equal(p->sm_count, facts[i].sm_count);
                 assert_int_equal(p->copy_engines, facts[i].copy_engines);
+                assert_int_equal(p->placement_size, facts[i].placement_size);
         }
         sim_topology_free(t);
 }
@@ -299,6 +301,16 @@ static const struct broken broken_inputs[] = {
                              "\"sm_count\": 16, "
                              "\"copy_engines\": 1}]}}]}",
      "mem.json:7:49: gpus[0].mig.profiles[0].name: \"1g.10gb\" has 1 slices, \"slices\" says 2"},
+    {"placement narrower than the profile",
+     GPU_HEAD GPU_FIELDS(UUID_A,
+                         "00000000:00:06.0") ",\n"
+                                             "   \"mig\": {\"current\": 0, \"pending\": 0,\n"
+                                             "    \"profiles\": [{\"index\": 2, \"id\": 9, "
+                                             "\"name\": \"3g.40gb\", \"slices\": 3, "
+                                             "\"max_instances\": 2, \"memory_mib\": 40448, "
+                                             "\"sm_count\": 60, \"copy_engines\": 3, "
+                                             "\"placement_size\": 2}]}}]}",
+     "mem.json:7:166: gpus[0].mig.profiles[0].placement_size: 2 is below the 3 slices"},
     {"more GPU instances than the profile allows",
      GPU_HEAD GPU_FIELDS(
          UUID_A,
