@@ -423,6 +423,12 @@ static int parse_gpu(struct sim_json_check *p, json_t *object, size_t index, str
                                            "lost",
                                            "mig",
                                            "processes",
+                                           "reserved_bytes",
+                                           "serial",
+                                           "vbios_version",
+                                           "temperature_c",
+                                           "power_usage_mw",
+                                           "power_limit_mw",
                                            NULL};
         json_t *mig = NULL;
         int r;
@@ -445,6 +451,18 @@ static int parse_gpu(struct sim_json_check *p, json_t *object, size_t index, str
             (r = sim_json_read_bool(p, object, "persistence_mode", true, &gpu->persistence_mode)) <
                 0 ||
             (r = sim_json_read_bool(p, object, "lost", false, &gpu->lost)) < 0 ||
+            (r = sim_json_read_uint(p, object, "reserved_bytes", false,
+                                    gpu->memory_mib * 1048576ull, &gpu->reserved_bytes)) < 0 ||
+            (r = sim_json_read_string(p, object, "serial", false, gpu->serial,
+                                      sizeof(gpu->serial))) < 0 ||
+            (r = sim_json_read_string(p, object, "vbios_version", false, gpu->vbios_version,
+                                      sizeof(gpu->vbios_version))) < 0 ||
+            (r = sim_json_read_unsigned(p, object, "temperature_c", false, 120,
+                                        &gpu->temperature_c)) < 0 ||
+            (r = sim_json_read_unsigned(p, object, "power_usage_mw", false, 10000000,
+                                        &gpu->power_usage_mw)) < 0 ||
+            (r = sim_json_read_unsigned(p, object, "power_limit_mw", false, 10000000,
+                                        &gpu->power_limit_mw)) < 0 ||
             (r = sim_json_member(p, object, "mig", false, &mig)) < 0)
                 return r;
         sim_json_push_key(p, "uuid");

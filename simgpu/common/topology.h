@@ -69,6 +69,14 @@ struct sim_gpu {
         bool persistence_mode;
         bool lost;                /* every call on this GPU answers GPU_IS_LOST */
         unsigned max_mig_devices; /* nvmlDeviceGetMaxMigDeviceCount; 0 with MIG off */
+        /* optional: bytes the driver holds back (nvmlMemory_v2_t.reserved; v1 counts them used) */
+        unsigned long long reserved_bytes;
+        /* optional board identity and idle readings; empty / 0: simgpu's product defaults */
+        char serial[32];
+        char vbios_version[32];
+        unsigned temperature_c;
+        unsigned power_usage_mw;
+        unsigned power_limit_mw;
         struct sim_profile *profiles;
         size_t profile_count;
         struct sim_mig_device *mig_devices; /* ordered by slot */

@@ -165,6 +165,12 @@ NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
         if (!memory)
                 return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
         memory_of(device, &memory->total, &memory->used);
+        /* v1 has no reserved field: the driver counts the reserve as used
+         * (docs/driver-facts-mig-profiles.md) */
+        if (!device->mig)
+                memory->used += device->gpu->reserved_bytes;
+        if (memory->used > memory->total)
+                memory->used = memory->total;
         memory->free = memory->total - memory->used;
         return nvml_leave_with(NVML_SUCCESS);
 }
@@ -181,8 +187,10 @@ NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory
         if (memory->version != nvmlMemory_v2)
                 return nvml_leave_with(NVML_ERROR_FUNCTION_NOT_FOUND);
         memory_of(device, &memory->total, &memory->used);
-        memory->reserved = 0;
-        memory->free = memory->total - memory->used;
+        memory->reserved = device->mig ? 0 : device->gpu->reserved_bytes;
+        if (memory->used + memory->reserved > memory->total)
+                memory->used = memory->total - memory->reserved;
+        memory->free = memory->total - memory->used - memory->reserved;
         return nvml_leave_with(NVML_SUCCESS);
 }
 

@@ -47,6 +47,11 @@ static const struct product *product_of(const struct sim_gpu *gpu)
         return &products[1];
 }
 
+static unsigned power_limit_of(const struct sim_gpu *gpu)
+{
+        return gpu->power_limit_mw ? gpu->power_limit_mw : product_of(gpu)->power_limit_mw;
+}
+
 NVML_API nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int length)
 {
         const struct nvml_state *s;
@@ -160,8 +165,11 @@ NVML_API nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, uns
         nvmlReturn_t r = enter_board(device, serial, &gpu);
         if (r != NVML_SUCCESS)
                 return r;
-        /* 13 digits like a real board's, distinct per GPU */
-        snprintf(text, sizeof(text), "165402%07u", 3000 + gpu->index);
+        /* 13 digits like a real board's, distinct per GPU, unless the topology names one */
+        if (gpu->serial[0])
+                snprintf(text, sizeof(text), "%s", gpu->serial);
+        else
+                snprintf(text, sizeof(text), "165402%07u", 3000 + gpu->index);
         return nvml_leave_with(nvml_copy_string(text, serial, length));
 }
 
@@ -172,7 +180,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetVbiosVersion(nvmlDevice_t device, char *versi
         nvmlReturn_t r = enter_board(device, version, &gpu);
         if (r != NVML_SUCCESS)
                 return r;
-        return nvml_leave_with(nvml_copy_string(product_of(gpu)->vbios, version, length));
+        const char *text = gpu->vbios_version[0] ? gpu->vbios_version : product_of(gpu)->vbios;
+        return nvml_leave_with(nvml_copy_string(text, version, length));
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t device, char *part,
@@ -209,7 +218,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, 
                 return r;
         if (sensor != NVML_TEMPERATURE_GPU)
                 return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
-        *temp = 32; /* idle, degrees C */
+        *temp = gpu->temperature_c ? gpu->temperature_c : 32; /* idle, degrees C */
         return nvml_leave_with(NVML_SUCCESS);
 }
 
@@ -219,7 +228,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int 
         nvmlReturn_t r = enter_whole(device, power, &gpu);
         if (r != NVML_SUCCESS)
                 return r;
-        *power = product_of(gpu)->power_limit_mw / 10; /* idle: a tenth of the limit, mW */
+        /* idle: a tenth of the limit, mW, unless the topology says */
+        *power = gpu->power_usage_mw ? gpu->power_usage_mw : power_limit_of(gpu) / 10;
         return nvml_leave_with(NVML_SUCCESS);
 }
 
@@ -229,7 +239,7 @@ static nvmlReturn_t power_limit(nvmlDevice_t device, unsigned int *limit)
         nvmlReturn_t r = enter_whole(device, limit, &gpu);
         if (r != NVML_SUCCESS)
                 return r;
-        *limit = product_of(gpu)->power_limit_mw;
+        *limit = power_limit_of(gpu);
         return nvml_leave_with(NVML_SUCCESS);
 }
 

@@ -3,6 +3,8 @@
  * error strings, and the monitoring calls (docs/driver-facts-mig-profiles.md). */
 #define _GNU_SOURCE
 
+#include <unistd.h>
+
 #include "nvml_loader.h"
 
 /* Looked up here rather than in nvml_loader.h: a missing one fails only these tests. */
@@ -378,6 +380,56 @@ static void test_device_readings(void **state)
         shutdown_all();
 }
 
+/* A GPU whose topology states its reserve, identity and readings. */
+static const char stated_topology[] =
+    "{\"driver\": {\"loaded\": true, \"version\": \"580.159.04\", \"cuda_version\": 13000},\n"
+    " \"gpus\": [{\"name\": \"NVIDIA H200\", \"uuid\": "
+    "\"GPU-11111111-2222-3333-4444-555555555555\",\n"
+    "  \"pci_bus_id\": \"00000000:18:00.0\", \"memory_mib\": 143771, \"sm_count\": 132,\n"
+    "  \"compute_mode\": \"Default\", \"persistence_mode\": true, \"reserved_bytes\": 644939776,\n"
+    "  \"serial\": \"1654924001234\", \"vbios_version\": \"96.00.AF.00.02\",\n"
+    "  \"temperature_c\": 41, \"power_usage_mw\": 121000, \"power_limit_mw\": 600000}]}\n";
+
+static void test_stated_values(void **state)
+{
+        device_string_fn serial = CALL(device_string_fn, "nvmlDeviceGetSerial");
+        device_string_fn vbios = CALL(device_string_fn, "nvmlDeviceGetVbiosVersion");
+        indexed_uint_fn temperature = CALL(indexed_uint_fn, "nvmlDeviceGetTemperature");
+        uint_fn power = CALL(uint_fn, "nvmlDeviceGetPowerUsage");
+        uint_fn limit = CALL(uint_fn, "nvmlDeviceGetPowerManagementLimit");
+        char path[] = "/tmp/simgpu-stated-XXXXXX", text[96];
+        unsigned value;
+        nvmlMemory_t v1;
+        nvmlMemory_v2_t v2 = {.version = nvmlMemory_v2};
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, stated_topology, sizeof(stated_topology) - 1),
+                         (ssize_t)sizeof(stated_topology) - 1);
+        close(fd);
+        setenv("SIMGPU_TOPOLOGY", path, 1);
+        nvmlReturn_t r = nvml.Init();
+        unlink(path);
+        assert_int_equal(r, NVML_SUCCESS);
+        nvmlDevice_t d = gpu(0);
+        assert_int_equal(nvml.DeviceGetMemoryInfo_v2(d, &v2), NVML_SUCCESS);
+        assert_int_equal(v2.reserved, 644939776ull);
+        assert_int_equal(v2.used + v2.reserved + v2.free, v2.total);
+        assert_int_equal(nvml.DeviceGetMemoryInfo(d, &v1), NVML_SUCCESS);
+        assert_int_equal(v1.used, v2.used + v2.reserved);
+        assert_int_equal(v1.used + v1.free, v1.total);
+        assert_int_equal(serial(d, text, sizeof(text)), NVML_SUCCESS);
+        assert_string_equal(text, "1654924001234");
+        assert_int_equal(vbios(d, text, sizeof(text)), NVML_SUCCESS);
+        assert_string_equal(text, "96.00.AF.00.02");
+        assert_int_equal(temperature(d, 0, &value), NVML_SUCCESS);
+        assert_int_equal(value, 41);
+        assert_int_equal(power(d, &value), NVML_SUCCESS);
+        assert_int_equal(value, 121000);
+        assert_int_equal(limit(d, &value), NVML_SUCCESS);
+        assert_int_equal(value, 600000);
+        shutdown_all();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -388,6 +440,7 @@ int main(void)
             cmocka_unit_test(test_error_strings),
             cmocka_unit_test(test_system_calls),
             cmocka_unit_test(test_device_readings),
+            cmocka_unit_test(test_stated_values),
         };
         return run_nvml_tests(tests, sizeof(tests) / sizeof(tests[0]));
 }
