@@ -65,8 +65,8 @@ NVML_API nvmlReturn_t nvmlSystemGetNVMLVersion(char *version, unsigned int lengt
         return nvml_leave_with(nvml_copy_string(text, version, length));
 }
 
-/* S-class units (the old Quadro Plex enclosures): none on any board this double models. */
-NVML_API nvmlReturn_t nvmlUnitGetCount(unsigned int *count)
+/* A count this double always answers as 0. */
+static nvmlReturn_t answer_none(unsigned int *count)
 {
         const struct nvml_state *s;
         nvmlReturn_t r = nvml_enter(&s);
@@ -78,17 +78,16 @@ NVML_API nvmlReturn_t nvmlUnitGetCount(unsigned int *count)
         return nvml_leave_with(NVML_SUCCESS);
 }
 
+/* S-class units (the old Quadro Plex enclosures): none on any board this double models. */
+NVML_API nvmlReturn_t nvmlUnitGetCount(unsigned int *count)
+{
+        return answer_none(count);
+}
+
 /* GPUs excluded by the kernel module's NVreg_ExcludedGpus: none. */
 NVML_API nvmlReturn_t nvmlGetExcludedDeviceCount(unsigned int *count)
 {
-        const struct nvml_state *s;
-        nvmlReturn_t r = nvml_enter(&s);
-        if (r != NVML_SUCCESS)
-                return r;
-        if (!count)
-                return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
-        *count = 0;
-        return nvml_leave_with(NVML_SUCCESS);
+        return answer_none(count);
 }
 
 /* "00000000:17:00.0", "0000:17:00.0" and "17:00.0" name the same function; hex in any case. */
