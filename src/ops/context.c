@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/cleanup.h"
+#include "base/flock_wait.h"
 #include "driver/mps_control.h"
 #include "driver/nvml.h"
 #include "node/lock.h"
@@ -20,9 +20,7 @@
 
 long long ops_now_ms(void)
 {
-        struct timespec now;
-        (void)clock_gettime(CLOCK_MONOTONIC, &now);
-        return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        return monotonic_now_ms();
 }
 
 static int fail(enum ops_failure *ret_failure, enum ops_failure failure, int r)
