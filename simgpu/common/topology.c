@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_GPUS         64
-#define MAX_MIG_DEVICES  64
-#define MAX_PROFILES     32
-#define MAX_PROCESSES    64
-#define MAX_FILE_BYTES   (16u << 20)
-#define NVML_PROFILE_MAX 0x12 /* NVML_GPU_INSTANCE_PROFILE_COUNT */
+#define MAX_GPUS        64
+#define MAX_MIG_DEVICES 64
+#define MAX_PROFILES    32
+#define MAX_PROCESSES   64
+#define MAX_FILE_BYTES  (16u << 20)
+/* Driver 580 answers INVALID_ARGUMENT from profile index 0x11 on, although nvml.h's
+ * NVML_GPU_INSTANCE_PROFILE_COUNT is 0x12 (docs/driver-facts-mig-profiles.md, H200). */
+#define NVML_PROFILE_MAX 0x11
 
 static bool is_hex(char c)
 {
@@ -90,9 +92,9 @@ static int split_profile(const char *name, unsigned *ret_ci, unsigned *ret_gi,
 static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_profile *ret)
 {
         static const char *const keys[] = {
-            "index",      "id",       "name",           "slices",   "max_instances",
-            "memory_mib", "sm_count", "copy_engines",   "decoders", "encoders",
-            "jpegs",      "ofas",     "placement_size", NULL};
+            "index",      "id",       "name",           "slices",     "max_instances",
+            "memory_mib", "sm_count", "copy_engines",   "decoders",   "encoders",
+            "jpegs",      "ofas",     "placement_size", "placements", NULL};
         struct sim_profile profile = {0};
         int r;
         if (!json_is_object(object))
@@ -117,7 +119,9 @@ static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_pr
             (r = sim_json_read_unsigned(p, object, "jpegs", false, 64, &profile.jpegs)) < 0 ||
             (r = sim_json_read_unsigned(p, object, "ofas", false, 64, &profile.ofas)) < 0 ||
             (r = sim_json_read_unsigned(p, object, "placement_size", false, 8,
-                                        &profile.placement_size)) < 0)
+                                        &profile.placement_size)) < 0 ||
+            (r = sim_json_read_unsigned(p, object, "placements", false, 8, &profile.placements)) <
+                0)
                 return r;
         /* the name carries the slice count too ("2g.20gb"): both must agree */
         unsigned ci, gi;
@@ -142,6 +146,18 @@ static int parse_profile(struct sim_json_check *p, json_t *object, struct sim_pr
         if (!profile.placement_size)
                 for (profile.placement_size = 1; profile.placement_size < profile.slices;)
                         profile.placement_size *= 2;
+        if (profile.placements * profile.placement_size > 8) {
+                sim_json_push_key(p, "placements");
+                r = sim_json_fail(p, "%u placements %u slices wide do not fit in 8 slices",
+                                  profile.placements, profile.placement_size);
+                sim_json_pop(p);
+                return r;
+        }
+        /* by default as many as it may have instances, as far as they fit */
+        if (!profile.placements)
+                while (profile.placements < profile.max_instances &&
+                       (profile.placements + 1) * profile.placement_size <= 8)
+                        profile.placements++;
         *ret = profile;
         return 0;
 }

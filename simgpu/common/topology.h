@@ -27,6 +27,10 @@ struct sim_profile {
         /* slices a placement spans (nvmlGpuInstancePlacement_t.size): the next power of two
          * above `slices` unless the topology says otherwise (H100 1g.20gb spans 2) */
         unsigned placement_size;
+        /* how many placements nvmlDeviceGetGpuInstancePossiblePlacements lists: as many as it
+         * may have instances unless the topology says otherwise (the +me profiles: 1 instance,
+         * 7 placements) */
+        unsigned placements;
 };
 
 /* A compute process as nvmlDeviceGetComputeRunningProcesses reports it. */

@@ -170,7 +170,7 @@ static nvmlReturn_t enter_profile(nvmlDevice_t device, unsigned int index, const
         nvmlReturn_t r = enter_parent(device);
         if (r != NVML_SUCCESS)
                 return r;
-        if (!out || index >= NVML_GPU_INSTANCE_PROFILE_COUNT)
+        if (!out || index >= GPU_INSTANCE_PROFILE_LIMIT)
                 return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
         for (size_t i = 0; i < device->gpu->profile_count; i++)
                 if (device->gpu->profiles[i].index == index) {
@@ -225,7 +225,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetGpuInstanceProfileInfoV(nvmlDevice_t device, 
             .ofaCount = p->ofas,
             .memorySizeMB = p->memory_mib,
         };
-        snprintf(info->name, sizeof(info->name), "%s", p->name);
+        /* the v2 struct's name reads "MIG 1g.18gb" on driver 580 */
+        snprintf(info->name, sizeof(info->name), "MIG %s", p->name);
         return nvml_leave_with(NVML_SUCCESS);
 }
 
@@ -285,9 +286,9 @@ static const struct sim_profile *profile_by_id(const struct sim_gpu *gpu, unsign
         return NULL;
 }
 
-/* Where a GPU instance of `profile_id` may start: the first max_instances multiples of its
- * placement size (H200: 3g {0,4}:4, 1g.35gb {0,2,4,6}:2). NULL `placements` asks for the count;
- * too small a count is INSUFFICIENT_SIZE. */
+/* Where a GPU instance of `profile_id` may start: the first `placements` multiples of its
+ * placement size (H200: 3g {0,4}:4, 1g.35gb {0,2,4,6}:2, 1g.18gb+me {0..6}:1). NULL `placements`
+ * asks for the count; too small a count is INSUFFICIENT_SIZE. */
 NVML_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(
     nvmlDevice_t device, unsigned int profile_id, nvmlGpuInstancePlacement_t *placements,
     unsigned int *count)
@@ -298,9 +299,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetGpuInstancePossiblePlacements_v2(
         const struct sim_profile *p = profile_by_id(device->gpu, profile_id);
         if (!count || !p)
                 return nvml_leave_with(NVML_ERROR_INVALID_ARGUMENT);
-        unsigned n = 0;
-        while (n < p->max_instances && (n + 1) * p->placement_size <= 8)
-                n++;
+        unsigned n = p->placements;
         if (!placements) {
                 *count = n;
                 return nvml_leave_with(NVML_SUCCESS);
@@ -485,8 +484,9 @@ NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfo(
         return r == NVML_SUCCESS ? nvml_leave_with(NVML_SUCCESS) : r;
 }
 
-/* v2 and v3 (v3 adds capabilities, 0 here); the name reads like nvidia-smi's "1c.2g.12gb", or
- * the GPU-instance profile's name when the compute instance spans it. */
+/* v2 and v3 (v3 adds capabilities, 0 here); the name reads like nvidia-smi's "MIG 1c.2g.12gb", or
+ * the GPU-instance profile's name ("MIG 2g.12gb") when the compute instance spans it: the
+ * prefix as the GPU-instance profile's name carries it (not read with MIG on). */
 NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
     nvmlGpuInstance_t gpu_instance, unsigned int profile, unsigned int eng_profile,
     nvmlComputeInstanceProfileInfo_v3_t *info)
@@ -504,9 +504,9 @@ NVML_API nvmlReturn_t nvmlGpuInstanceGetComputeInstanceProfileInfoV(
         char name[96];
         const struct sim_profile *gp = gpu_instance->profile;
         if (v1.sliceCount == gp->slices)
-                snprintf(name, sizeof(name), "%s", gp->name);
+                snprintf(name, sizeof(name), "MIG %s", gp->name);
         else
-                snprintf(name, sizeof(name), "%uc.%s", v1.sliceCount, gp->name);
+                snprintf(name, sizeof(name), "MIG %uc.%s", v1.sliceCount, gp->name);
         info->id = v1.id;
         info->sliceCount = v1.sliceCount;
         info->instanceCount = v1.instanceCount;

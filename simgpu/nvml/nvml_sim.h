@@ -55,9 +55,12 @@ enum {
 };
 
 #define NVML_GPU_INSTANCE_PROFILE_COUNT 0x12
-#define NVML_VALUE_NOT_AVAILABLE        0xFFFFFFFFu
-#define NVML_STRUCT_VERSION(size, n)    ((unsigned)(size) | (unsigned)(n) << 24)
-#define MIB                             (1024ull * 1024ull)
+/* driver 580 refuses 0x11 (3_SLICE_GFX) and above with INVALID_ARGUMENT, below nvml.h's COUNT
+ * (docs/driver-facts-mig-profiles.md, H200) */
+#define GPU_INSTANCE_PROFILE_LIMIT   0x11
+#define NVML_VALUE_NOT_AVAILABLE     0xFFFFFFFFu
+#define NVML_STRUCT_VERSION(size, n) ((unsigned)(size) | (unsigned)(n) << 24)
+#define MIB                          (1024ull * 1024ull)
 
 typedef struct {
         char busIdLegacy[16];

@@ -22,21 +22,24 @@ _Static_assert(sizeof(nvmlUtilization_t) == 8, "nvmlUtilization_t layout");
 _Static_assert(sizeof(nvmlBAR1Memory_t) == 24, "nvmlBAR1Memory_t layout");
 
 /* What the product name implies: compute capability, PCIe generation, board power limit (mW),
- * top graphics and memory clocks (MHz), VBIOS version. Unknown names read as the H100. */
+ * top graphics, memory and video clocks (MHz), VBIOS version, board part number. The H200 row
+ * is as read on the device machine (docs/hardware/2026-12-02/nvml-client-h200.txt); the others
+ * are plausible (the H100 shares the H200's chip). Unknown names read as the H100. */
 struct product {
         const char *name_part;
         int cc_major, cc_minor;
         unsigned pcie_gen;
         unsigned power_limit_mw;
-        unsigned max_graphics_mhz, memory_mhz;
+        unsigned max_graphics_mhz, memory_mhz, max_video_mhz;
         const char *vbios;
+        const char *part_number;
 };
 
 static const struct product products[] = {
-    {"H200", 9, 0, 5, 700000, 1980, 3201, "96.00.AF.00.01"},
-    {"H100", 9, 0, 5, 700000, 1980, 2619, "96.00.74.00.0D"},
-    {"A100", 8, 0, 4, 400000, 1410, 1593, "92.00.45.00.03"},
-    {"A30", 8, 0, 4, 165000, 1440, 1215, "92.00.66.00.01"},
+    {"H200", 9, 0, 5, 700000, 1980, 3201, 1545, "96.00.A5.00.1A", "692-2G520-0282-001"},
+    {"H100", 9, 0, 5, 700000, 1980, 2619, 1545, "96.00.74.00.0D", "692-2G520-0200-000"},
+    {"A100", 8, 0, 4, 400000, 1410, 1593, 1275, "92.00.45.00.03", "692-2G506-0200-003"},
+    {"A30", 8, 0, 4, 165000, 1440, 1215, 1305, "92.00.66.00.01", "699-2G529-0200-200"},
 };
 
 static const struct product *product_of(const struct sim_gpu *gpu)
@@ -190,7 +193,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetBoardPartNumber(nvmlDevice_t device, char *pa
         nvmlReturn_t r = enter_board(device, part, &gpu);
         if (r != NVML_SUCCESS)
                 return r;
-        return nvml_leave_with(nvml_copy_string("692-2G520-0200-000", part, length));
+        return nvml_leave_with(nvml_copy_string(product_of(gpu)->part_number, part, length));
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int *major,
@@ -272,7 +275,7 @@ static nvmlReturn_t clock_of(nvmlDevice_t device, int type, unsigned int *clock,
         /* idle: graphics and SM clocks parked low, memory at its only speed */
         unsigned graphics = max ? p->max_graphics_mhz : 345;
         unsigned values[NVML_CLOCK_COUNT] = {graphics, graphics, p->memory_mhz,
-                                             max ? p->max_graphics_mhz * 4 / 5 : 765};
+                                             max ? p->max_video_mhz : 765};
         *clock = values[type];
         return nvml_leave_with(NVML_SUCCESS);
 }
@@ -313,8 +316,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
         return nvml_leave_with(NVML_SUCCESS);
 }
 
-/* BAR1 spans the next power of two above the memory (H100 80 GB: 128 GiB); the driver holds a
- * few MiB of it. */
+/* BAR1 spans the next power of two above the memory (H100 80 GB: 128 GiB, H200: 256 GiB); the
+ * driver holds 1.625 MiB of it on an idle H200. */
 NVML_API nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1Memory_t *bar1)
 {
         const struct sim_gpu *gpu = NULL;
@@ -325,7 +328,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetBAR1MemoryInfo(nvmlDevice_t device, nvmlBAR1M
         while (total < gpu->memory_mib)
                 total *= 2;
         bar1->bar1Total = total * MIB;
-        bar1->bar1Used = 2 * MIB;
+        bar1->bar1Used = 1703936;
         bar1->bar1Free = bar1->bar1Total - bar1->bar1Used;
         return nvml_leave_with(NVML_SUCCESS);
 }

@@ -4,8 +4,9 @@
 # and UUID, and the targets; one "agree" or "DISAGREE: ..." line each. Read-only: it changes no
 # GPU setting and starts no daemon.
 # Usage: tests/hw/list.sh PATH_TO_MPSMIG
-# Writes its transcript to $OUT/list.txt and mpsmig's JSON to $OUT/h100-list.json (keep that one
-# as docs/hardware/h100-list.json: tests/integration/list_h100_matches_hardware.sh reads it).
+# Writes its transcript to $OUT/list.txt and mpsmig's JSON to $OUT/h100-list.json (kept as
+# docs/hardware/h100-list.json and 2026-12-02/h200-list.json; the test comparing simgpu with the
+# machine, tests/integration/list_h200_matches_hardware.sh, reads tests/hw/nvml_client.sh's).
 set -u
 mpsmig=${1:?Usage: tests/hw/list.sh PATH_TO_MPSMIG}
 here=$(cd "$(dirname "$0")" && pwd)

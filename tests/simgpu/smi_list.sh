@@ -29,6 +29,18 @@ check_eq "h100x8-1g: 8 GPU lines" 8 "$(printf '%s\n' "$out" | grep -c '^GPU ')"
 check_eq "h100x8-1g: 56 MIG lines" 56 "$(printf '%s\n' "$out" | grep -c '^  MIG 1g.10gb     Device  [0-6]: (UUID: MIG-')"
 check_eq "h100x8-1g: unique UUIDs" 64 "$(printf '%s\n' "$out" | grep -oE '(GPU|MIG)-[0-9a-f-]{36}' | sort -u | wc -l)"
 
+sim h200 nvidia-smi -L
+check_eq "h200 listing" "GPU 0: NVIDIA H200 (UUID: GPU-7335e5d7-1513-c22d-a95a-e679698f16b8)" "$out"
+
+# 8 H200s of 7 x 1g.18gb: the real nvidia-smi pads the profile to 10 and the slot to 2, as on the
+# A30 of the seed; each GPU's MIG devices follow it, in slot order, with the topology's UUIDs
+sim h200x8-1g nvidia-smi -L
+check_eq "h200x8-1g: 8 GPU lines" 8 "$(printf '%s\n' "$out" | grep -c '^GPU [0-7]: NVIDIA H200 (UUID: GPU-')"
+check_eq "h200x8-1g: 56 MIG lines" 56 "$(printf '%s\n' "$out" | grep -c '^  MIG 1g.18gb     Device  [0-6]: (UUID: MIG-')"
+check_eq "h200x8-1g: the topology's UUIDs in its order" \
+        "$(grep -oE '"(GPU|MIG)-[0-9a-f-]{36}"' "$TOPOLOGIES/h200x8-1g.json" | tr -d '"')" \
+        "$(printf '%s\n' "$out" | grep -oE '(GPU|MIG)-[0-9a-f-]{36}')"
+
 sim mig-empty nvidia-smi -L
 check_eq "mig-empty lists the GPU only" 1 "$(printf '%s\n' "$out" | wc -l)"
 

@@ -164,13 +164,13 @@ static void test_a100_compute_instance_profiles(void **state)
         memset(&v, 0xff, sizeof(v));
         v.version = nvmlComputeInstanceProfileInfo_v2;
         assert_int_equal(profile_info_v(gis[0], 0, 0, &v), NVML_SUCCESS);
-        assert_string_equal(v.name, "1c.3g.20gb");
+        assert_string_equal(v.name, "MIG 1c.3g.20gb");
         assert_int_equal(v.sliceCount, 1);
         assert_int_equal(v.instanceCount, 3);
         assert_int_equal(v.capabilities, 0xffffffffu); /* v2 ends before it */
         v.version = nvmlComputeInstanceProfileInfo_v3;
         assert_int_equal(profile_info_v(gis[0], 2, 0, &v), NVML_SUCCESS);
-        assert_string_equal(v.name, "3g.20gb");
+        assert_string_equal(v.name, "MIG 3g.20gb");
         assert_int_equal(v.capabilities, 0);
         v.version = 2;
         assert_int_equal(profile_info_v(gis[0], 0, 0, &v), NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
@@ -193,8 +193,9 @@ static void assert_placements(placements_fn fn, nvmlDevice_t parent, unsigned pr
         }
 }
 
-/* The facts' placements: 1g {0..6}:1, 2g {0,2,4}:2, 3g {0,4}:4, 4g {0}:4, 7g {0}:8, 1g.20gb
- * {0,2,4,6}:2; and GpuInstanceGetInfo reports the same width. */
+/* The H200's placements (docs/driver-facts-mig-profiles.md): 1g {0..6}:1, 2g {0,2,4}:2, 3g
+ * {0,4}:4, 4g {0}:4, 7g {0}:8, 1g.35gb {0,2,4,6}:2, 1g.18gb+me {0..6}:1 (one instance, seven
+ * places); and GpuInstanceGetInfo reports the same width. */
 static void test_placement_widths(void **state)
 {
         placements_fn v2 = CALL(placements_fn, "nvmlDeviceGetGpuInstancePossiblePlacements_v2");
@@ -203,7 +204,7 @@ static void test_placement_widths(void **state)
         nvmlGpuInstance_t gis[2];
         nvmlGpuInstanceInfo_t info;
         unsigned n;
-        init_with("h100");
+        init_with("h200");
         nvmlDevice_t parent = gpu(0);
         assert_placements(v2, parent, 19, 7, 1);
         assert_placements(v2, parent, 14, 3, 2);
@@ -211,6 +212,7 @@ static void test_placement_widths(void **state)
         assert_placements(v2, parent, 5, 1, 4);
         assert_placements(v2, parent, 0, 1, 8);
         assert_placements(v2, parent, 15, 4, 2);
+        assert_placements(v2, parent, 20, 7, 1);
         assert_placements(v1, parent, 9, 2, 4);
         n = 1;
         assert_int_equal(v2(parent, 9, &one, &n), NVML_ERROR_INSUFFICIENT_SIZE);

@@ -145,6 +145,52 @@ static void test_h100_matches_facts(void **state)
         sim_topology_free(t);
 }
 
+/* The H200 of docs/driver-facts-mig-profiles.md (driver 580.159.04, MIG off): engine counts,
+ * placement widths and counts, the reserved memory. */
+static void test_h200_matches_facts(void **state)
+{
+        static const struct {
+                unsigned index, id;
+                const char *name;
+                unsigned slices, max_instances, memory_mib, sm_count;
+                unsigned copy_engines, decoders, jpegs, ofas, placement_size, placements;
+        } facts[] = {
+            {0, 19, "1g.18gb", 1, 7, 16384, 16, 1, 1, 1, 0, 1, 7},
+            {1, 14, "2g.35gb", 2, 3, 33280, 32, 2, 2, 2, 0, 2, 3},
+            {2, 9, "3g.71gb", 3, 2, 71424, 60, 3, 3, 3, 0, 4, 2},
+            {3, 5, "4g.71gb", 4, 1, 71424, 64, 4, 4, 4, 0, 4, 1},
+            {4, 0, "7g.141gb", 7, 1, 143360, 132, 8, 7, 7, 1, 8, 1},
+            {7, 20, "1g.18gb+me", 1, 1, 16384, 16, 1, 1, 1, 1, 1, 7},
+            {9, 15, "1g.35gb", 1, 4, 33280, 26, 1, 1, 1, 0, 2, 4},
+        };
+        struct sim_topology *t = load_named("h200");
+        assert_int_equal(t->gpu_count, 1);
+        const struct sim_gpu *gpu = &t->gpus[0];
+        assert_string_equal(gpu->name, "NVIDIA H200");
+        assert_int_equal(gpu->memory_mib, 143771);
+        assert_int_equal(gpu->reserved_bytes, 644939776);
+        assert_int_equal(gpu->mig_current, 0);
+        assert_int_equal(gpu->profile_count, sizeof(facts) / sizeof(facts[0]));
+        for (size_t i = 0; i < gpu->profile_count; i++) {
+                const struct sim_profile *p = &gpu->profiles[i];
+                assert_int_equal(p->index, facts[i].index);
+                assert_int_equal(p->id, facts[i].id);
+                assert_string_equal(p->name, facts[i].name);
+                assert_int_equal(p->slices, facts[i].slices);
+                assert_int_equal(p->max_instances, facts[i].max_instances);
+                assert_int_equal(p->memory_mib, facts[i].memory_mib);
+                assert_int_equal(p->sm_count, facts[i].sm_count);
+                assert_int_equal(p->copy_engines, facts[i].copy_engines);
+                assert_int_equal(p->decoders, facts[i].decoders);
+                assert_int_equal(p->encoders, 0);
+                assert_int_equal(p->jpegs, facts[i].jpegs);
+                assert_int_equal(p->ofas, facts[i].ofas);
+                assert_int_equal(p->placement_size, facts[i].placement_size);
+                assert_int_equal(p->placements, facts[i].placements);
+        }
+        sim_topology_free(t);
+}
+
 static void test_find_uuid(void **state)
 {
         struct sim_topology *t = load_named("a30-seed");
@@ -311,6 +357,26 @@ static const struct broken broken_inputs[] = {
                                              "\"sm_count\": 60, \"copy_engines\": 3, "
                                              "\"placement_size\": 2}]}}]}",
      "mem.json:7:166: gpus[0].mig.profiles[0].placement_size: 2 is below the 3 slices"},
+    {"placements that do not fit in 8 slices",
+     GPU_HEAD GPU_FIELDS(UUID_A,
+                         "00000000:00:06.0") ",\n"
+                                             "   \"mig\": {\"current\": 0, \"pending\": 0,\n"
+                                             "    \"profiles\": [{\"index\": 1, \"id\": 14, "
+                                             "\"name\": \"2g.20gb\", \"slices\": 2, "
+                                             "\"max_instances\": 3, \"memory_mib\": 20096, "
+                                             "\"sm_count\": 32, \"copy_engines\": 2, "
+                                             "\"placements\": 5}]}}]}",
+     "mem.json:7:163: gpus[0].mig.profiles[0].placements: 5 placements 2 slices wide do not fit "
+     "in 8 slices"},
+    {"a profile index driver 580 refuses",
+     GPU_HEAD GPU_FIELDS(UUID_A,
+                         "00000000:00:06.0") ",\n"
+                                             "   \"mig\": {\"current\": 0, \"pending\": 0,\n"
+                                             "    \"profiles\": [{\"index\": 17, \"id\": 14, "
+                                             "\"name\": \"2g.20gb\", \"slices\": 2, "
+                                             "\"max_instances\": 3, \"memory_mib\": 20096, "
+                                             "\"sm_count\": 32, \"copy_engines\": 2}]}}]}",
+     "mem.json:7:28: gpus[0].mig.profiles[0].index: 17 is out of range (0 to 16)"},
     {"more GPU instances than the profile allows",
      GPU_HEAD GPU_FIELDS(
          UUID_A,
@@ -422,6 +488,7 @@ int main(void)
             cmocka_unit_test(test_every_topology_loads),
             cmocka_unit_test(test_a30_seed),
             cmocka_unit_test(test_h100_matches_facts),
+            cmocka_unit_test(test_h200_matches_facts),
             cmocka_unit_test(test_find_uuid),
             cmocka_unit_test(test_broken_inputs),
             cmocka_unit_test(test_parse_reads_only_len_bytes),
