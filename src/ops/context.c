@@ -65,9 +65,38 @@ int ops_context_resolve(struct ops_context *context, struct node *node, struct e
         context->node = node;
         if (context->options.orphans)
                 return ops_resolve_with_orphans(context, err);
-        return target_resolve(node, context->options.names, context->options.name_count,
-                              context->options.whole_gpus, false, &context->targets,
-                              &context->target_count, err);
+        int r = target_resolve(node, context->options.names, context->options.name_count,
+                               context->options.whole_gpus, false, &context->targets,
+                               &context->target_count, err);
+        if (r < 0)
+                return r;
+        return ops_context_select(context, err);
+}
+
+int ops_context_select(struct ops_context *context, struct error *err)
+{
+        const struct ops_options *options = &context->options;
+        if (!options->config || options->name_count > 0)
+                return 0;
+        return config_select(options->config, context->node, options->config_strict,
+                             context->targets, &context->target_count, err);
+}
+
+int ops_context_limits(struct ops_context *context, struct error *err)
+{
+        free(context->limits);
+        context->limits = calloc(context->target_count + 1, sizeof(*context->limits));
+        if (!context->limits)
+                return error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < context->target_count; i++)
+                context->limits[i] = (struct target_limits){.priority = -1};
+        const struct config *config = context->options.config;
+        if (!config)
+                return 0;
+        int r = config_check_node(config, context->node, NULL, err);
+        for (size_t i = 0; r == 0 && i < context->target_count; i++)
+                r = config_limits_for(config, &context->targets[i], &context->limits[i], err);
+        return r;
 }
 
 int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
@@ -95,6 +124,7 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
 
 void ops_context_done(struct ops_context *context)
 {
+        free(context->limits);
         free(context->daemons);
         free(context->orphan_uuids);
         free(context->program);
