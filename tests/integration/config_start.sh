@@ -123,6 +123,11 @@ start_timeout = 7"
         check_eq "runtime_dir from the file" 1 "$(rows started "$out")"
         test -d "$T/file-run/$UUID0/pipe"
         check_eq "... its folders there" 0 "$?"
+        c env 0:1:0
+        check_contains "env finds the daemon in the file's runtime_dir" \
+                "CUDA_MPS_PIPE_DIRECTORY=$T/file-run/$UUID0/pipe" "$out"
+        c run --on 0:1:0 -- "$PROBE"
+        check_eq "run finds it too" 0 "$rc"
         c stop --runtime-dir "$T/cli-run" 0:1:0
         check_eq "--runtime-dir wins: nothing there to stop" 1 "$(rows "not running" "$out")"
         c stop 0:1:0
