@@ -67,7 +67,7 @@ static void limits_cells(struct table *table, const struct start_result *result)
                              cell, sizeof(cell));
         table_cellf(table, "%s", cell);
         if (limits->server > 0)
-                table_cellf(table, "%d %s", (int)limits->server, limits->asked.server_user);
+                table_cellf(table, "%d %s", (int)limits->server, limits->server_user);
         else
                 table_cellf(table, "-");
 }
@@ -115,9 +115,11 @@ static json_t *limits_json(const struct ops_context *context, const struct start
                 return json_null();
         json_t *asked = limits_asked_json(context->options.config, &limits->asked);
         json_t *read = limits->read_back ? limits_read_json(&limits->read) : json_null();
-        json_t *server = limits->server > 0 ? json_pack("{s:i, s:I}", "pid", (int)limits->server,
-                                                        "ready_ms", (json_int_t)limits->server_ms)
-                                            : json_null();
+        json_t *server = limits->server > 0
+                             ? json_pack("{s:i, s:o, s:I}", "pid", (int)limits->server, "user",
+                                         json_text(limits->server_user), "ready_ms",
+                                         (json_int_t)limits->server_ms)
+                             : json_null();
         if (!asked || !read || !server) {
                 json_decref(asked);
                 json_decref(read);

@@ -109,10 +109,12 @@ static int check_endpoint(const struct mps_endpoint *ep, struct error *err)
         return 0;
 }
 
-/* Runs the control program with `argument` (or none) and `input` on stdin. Leaves timeouts and
- * signals to the caller: 0 whenever it ran. */
-static int invoke(const struct mps_endpoint *ep, const char *argument, const char *input,
-                  int timeout_ms, struct spawn_result *ret_result, struct error *err)
+/* Runs the control program with `arguments` (NULL-terminated; NULL: none) and `input` on stdin,
+ * as `credentials`' user when given. Leaves timeouts and signals to the caller: 0 whenever it
+ * ran. */
+static int invoke(const struct mps_endpoint *ep, const char *const *arguments,
+                  const struct spawn_credentials *credentials, const char *input, int timeout_ms,
+                  struct spawn_result *ret_result, struct error *err)
 {
         int r = check_endpoint(ep, err);
         if (r < 0)
@@ -124,7 +126,9 @@ static int invoke(const struct mps_endpoint *ep, const char *argument, const cha
                 return error_set(err, r, "cannot build the MPS control program's environment: %s",
                                  strerror(-r));
         }
-        char *argv[] = {(char *)ep->program, (char *)argument, NULL};
+        char *argv[4] = {(char *)ep->program, NULL};
+        for (size_t i = 0; arguments && arguments[i] && i + 2 < ELEMENTSOF(argv); i++)
+                argv[i + 1] = (char *)arguments[i];
         struct spawn_options options = {
             .path = ep->program,
             .argv = argv,
@@ -132,6 +136,7 @@ static int invoke(const struct mps_endpoint *ep, const char *argument, const cha
             .stdin_data = input,
             .stdin_size = input ? strlen(input) : 0,
             .timeout_ms = timeout_ms,
+            .credentials = credentials,
         };
         r = spawn_run(&options, ret_result, err);
         env_builder_done(&env);
@@ -166,7 +171,9 @@ int mps_control_start(const struct mps_endpoint *ep, struct error *err)
                                  ep->pipe_dir, MPS_CONTROL_PIPE_DIR_MAX);
         int timeout = endpoint_timeout(ep);
         struct spawn_result res = {0};
-        r = invoke(ep, "-d", NULL, timeout, &res, err);
+        static const char *const daemon[] = {"-d", NULL}, *const shared[] = {"-d", "-M", NULL};
+        r = invoke(ep, ep->multiuser ? shared : daemon, ep->daemon_credentials, NULL, timeout, &res,
+                   err);
         if (r < 0)
                 return error_prefix(err, "cannot start an MPS control daemon on %s", ep->pipe_dir);
         char how[160];
@@ -248,7 +255,7 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
                 if (left <= 0)
                         return busy_error(ep, timeout_ms, attempts, turn >= 0, err);
                 attempts++;
-                r = invoke(ep, NULL, commands, (int)left, &res, err);
+                r = invoke(ep, NULL, NULL, commands, (int)left, &res, err);
                 if (r < 0)
                         return error_prefix(err, "cannot ask the MPS control daemon on %s",
                                             ep->pipe_dir);

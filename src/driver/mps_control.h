@@ -34,6 +34,10 @@ struct mps_endpoint {
         const char *log_dir;     /* CUDA_MPS_LOG_DIRECTORY; NULL: not set */
         int timeout_ms;          /* per invocation; 0: MPS_CONTROL_TIMEOUT_MS_DEFAULT */
         int turn_wait_ms;        /* for the daemon's turn; 0: MPS_CONTROL_TURN_WAIT_MS_DEFAULT */
+        /* mps_control_start only: the user the daemon runs as (NULL: ours), and -M (servers
+         * shared by the clients of every user). Queries run as we do. */
+        const struct spawn_credentials *daemon_credentials;
+        bool multiuser;
 };
 
 /* Finds the control program: $MPSMIG_MPS_CONTROL (absolute, executable) or else the first
@@ -48,7 +52,8 @@ int mps_control_find(char **ret_program, struct error *err);
  * through from the current environment when set. `builder` must be empty (ENV_BUILDER_INIT). */
 int mps_control_environment(const struct mps_endpoint *endpoint, struct env_builder *builder);
 
-/* Runs `program -d` and waits for it (not for the daemon it leaves). 0 when it exited 0;
+/* Runs `program -d` (`-d -M` with multiuser; as daemon_credentials' user when set) and waits for
+ * it (not for the daemon it leaves). 0 when it exited 0;
  * otherwise one sentence in `err`: -EALREADY (a daemon already runs on this pipe folder),
  * -ENODEV (exit 100: the driver does not know the device), -ENOENT (pipe folder not accessible),
  * -ENAMETOOLONG (pipe folder longer than MPS_CONTROL_PIPE_DIR_MAX, refused before running),

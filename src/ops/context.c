@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/flock_wait.h"
@@ -17,6 +19,26 @@
 #include "driver/nvml.h"
 #include "node/lock.h"
 #include "node/target_name.h"
+
+void ops_user_name(uid_t uid, char *buffer, size_t size)
+{
+        struct passwd entry;
+        struct passwd *found = NULL;
+        char text[1024];
+        if (getpwuid_r(uid, &entry, text, sizeof(text), &found) == 0 && found)
+                (void)snprintf(buffer, size, "%s", found->pw_name);
+        else
+                (void)snprintf(buffer, size, "%u", (unsigned)uid);
+}
+
+void ops_process_user(pid_t pid, char *buffer, size_t size)
+{
+        uid_t uid;
+        if (process_uid(pid, &uid) < 0)
+                (void)snprintf(buffer, size, "?");
+        else
+                ops_user_name(uid, buffer, size);
+}
 
 long long ops_now_ms(void)
 {
@@ -36,6 +58,17 @@ int ops_context_prepare(const struct ops_options *options, struct ops_context *r
         int r = layout_init(options->layout_kind, options->runtime_dir, &context.layout, err);
         if (r < 0)
                 return r;
+        const struct config *config = options->config;
+        if (config && config->user.set && config->user.id != geteuid()) {
+                context.daemon_user = true;
+                context.daemon_credentials = (struct spawn_credentials){
+                    .uid = (uid_t)config->user.id,
+                    .gid = (gid_t)config->group.id,
+                };
+                context.layout.handed = true;
+                context.layout.daemon_uid = context.daemon_credentials.uid;
+                context.layout.daemon_gid = context.daemon_credentials.gid;
+        }
         *ret_context = context;
         return 0;
 }

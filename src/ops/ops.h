@@ -69,6 +69,10 @@ struct ops_context {
         size_t orphan_count;
         /* One per target, what the configuration gives it (ops_context_limits); NULL until then. */
         struct target_limits *limits;
+        /* The configuration's `user =` names another user than ours: start runs the daemons as
+         * that user (and layout.handed gives their folders to it). */
+        bool daemon_user;
+        struct spawn_credentials daemon_credentials;
 };
 
 /* Fills the context: layout, NVML discovery, TARGET resolution, control program. The daemon scan
@@ -77,7 +81,8 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
                      enum ops_failure *ret_failure, struct error *err);
 
 /* The first step of ops_context_open alone: the options and the layout (a failure is a usage
- * error). `start` takes the rest in its own order, reading NVML while it starts daemons. */
+ * error), and the daemons' user from the configuration. `start` takes the rest in its own order,
+ * reading NVML while it starts daemons. */
 int ops_context_prepare(const struct ops_options *options, struct ops_context *ret_context,
                         struct error *err);
 
@@ -131,6 +136,12 @@ bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, in
 /* Runs work(context, index, items) for every index below `count` on up to OPS_PARALLEL_MAX
  * threads, and returns when all are done. */
 void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared);
+
+/* The name of user `uid`, or the number when it has none: for reports. */
+void ops_user_name(uid_t uid, char *buffer, size_t size);
+
+/* The name of the user process `pid` runs as ("?" when it cannot be read). */
+void ops_process_user(pid_t pid, char *buffer, size_t size);
 
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines and durations. */
 long long ops_now_ms(void);
@@ -204,9 +215,10 @@ struct start_limits {
         struct target_limits asked; /* from the configuration; target_limits_any() false: none */
         bool read_back;             /* `read` holds what the daemon reads back */
         struct mps_defaults_answer read;
-        pid_t server;        /* the server ready for clients (started ahead, or found); 0: none */
-        long long server_ms; /* until it was ready */
-        struct error error;  /* the limits or the server did not take: why; empty otherwise */
+        pid_t server;         /* the server ready for clients (started ahead, or found); 0: none */
+        char server_user[64]; /* the user its process runs as */
+        long long server_ms;  /* until it was ready */
+        struct error error;   /* the limits or the server did not take: why; empty otherwise */
 };
 
 struct start_result {

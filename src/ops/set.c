@@ -3,13 +3,11 @@
  * that keep their old limits (MPS applies defaults to servers started later) named. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "node/daemon_scan.h"
 #include "ops/limits.h"
 #include "ops/ops.h"
 
@@ -37,19 +35,6 @@ struct set_job {
         int timeout_ms;
 };
 
-static void user_of(pid_t pid, char *buffer, size_t size)
-{
-        uid_t uid;
-        struct passwd entry, *found = NULL;
-        char text[1024];
-        if (process_uid(pid, &uid) < 0)
-                (void)snprintf(buffer, size, "?");
-        else if (getpwuid_r(uid, &entry, text, sizeof(text), &found) == 0 && found)
-                (void)snprintf(buffer, size, "%s", found->pw_name);
-        else
-                (void)snprintf(buffer, size, "%u", (unsigned)uid);
-}
-
 static int note_servers(const struct mps_overview *overview, struct set_result *result)
 {
         if (overview->server_count == 0)
@@ -59,8 +44,8 @@ static int note_servers(const struct mps_overview *overview, struct set_result *
                 return -ENOMEM;
         for (size_t i = 0; i < overview->server_count; i++) {
                 result->servers[i].pid = overview->servers[i];
-                user_of(overview->servers[i], result->servers[i].user,
-                        sizeof(result->servers[i].user));
+                ops_process_user(overview->servers[i], result->servers[i].user,
+                                 sizeof(result->servers[i].user));
         }
         result->server_count = overview->server_count;
         return 0;

@@ -296,6 +296,8 @@ static int start_target(struct ops_context *context, const struct target *target
             .pipe_dir = paths->pipe_dir,
             .log_dir = paths->log_dir,
             .timeout_ms = remaining_ms(deadline),
+            .daemon_credentials = context->daemon_user ? &context->daemon_credentials : NULL,
+            .multiuser = context->options.config && context->options.config->multiuser,
         };
         const struct mps_daemon *ours = ops_daemon_on(context, paths->pipe_dir);
         if (ours)
@@ -412,8 +414,10 @@ static void limits_one(void *shared, size_t index)
                 return;
         r = limits_server_ahead(&endpoint, limits->asked.server_uid, began + job->timeout_ms,
                                 &limits->server, &limits->error);
-        if (r == 0)
+        if (r == 0) {
                 limits->server_ms = ops_now_ms() - began;
+                ops_process_user(limits->server, limits->server_user, sizeof(limits->server_user));
+        }
 }
 
 static void apply_limits(struct ops_context *context, struct start_report *report)
@@ -797,8 +801,17 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
 {
         _cleanup_(start_report_done) struct start_report report = {0};
         _cleanup_(ahead_done) struct ahead ahead = {0};
-        _cleanup_(discovery_abandon) struct discovery discovery = {0};
+        _cleanup_(discovery_abandon) struct discovery discovery = {.pipe_fd = -1};
         *ret_failure = OPS_FAILURE_NONE;
+        /* Only root can start a program as another user: said before anything is read. */
+        if (context->daemon_user && geteuid() != 0) {
+                *ret_failure = OPS_FAILURE_USAGE;
+                return ini_error_at(err, -EPERM, context->options.config->path,
+                                    context->options.config->user.line,
+                                    "user = %s: only root can run the daemons as another user; "
+                                    "run mpsmig start as root, or leave user out",
+                                    context->options.config->user.name);
+        }
         discovery_begin(&discovery);
 
         struct error program_error = {0};

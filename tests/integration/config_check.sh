@@ -160,3 +160,12 @@ check_eq "the node cache is there" 0 "$?"
 bad 1 "[instance MIG-ffffffff-0000-5000-8000-000000000000]: no MIG device" \
         "[instance MIG-ffffffff-0000-5000-8000-000000000000]
 threads = 5"
+
+# The annotated example of contrib/ is a valid file (its [gpu 3] needs a node of four GPUs).
+cp "$MPSMIG_SOURCE/contrib/mpsmig.conf" "$T/example.conf"
+chmod 0644 "$T/example.conf"
+run_capture "$MPSMIG" config check --topology h100x8-1g "$T/example.conf"
+check_eq "contrib/mpsmig.conf: valid over h100x8-1g" 0 "$rc"
+check_contains "contrib/mpsmig.conf: GPU 3's priority" "100% - 1 - gpu 3, global" \
+        "$(grep '^3:' <<<"$out" | head -1 | tr -s ' ')"
+check_contains "contrib/mpsmig.conf: its profile is not on that node" "[profile 1g.18gb] matches no MIG device" "$err"

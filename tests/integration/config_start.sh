@@ -46,7 +46,10 @@ check_contains "start: the rounding is a note, not an error" \
         "note: 1 pinned limit is not a whole number of G; the control program reads it back rounded down (0:1:1: 1500M reads back as 1G)" "$err"
 server0=$(awk '{print $(NF-1)}' <<<"$row0")
 check_contains "start 0:1:0: a server for root" " $server0 root" "$row0"
-check_contains "start 0:2:1: a server for nobody" " nobody" "$(grep "^0:2:1 " <<<"$out")"
+server3=$(grep "^0:2:1 " <<<"$out" | awk '{print $(NF-1)}')
+check_contains "start 0:2:1: a server for nobody, as the daemon logs it" \
+        "Starting new server $server3 for user $(id -u nobody)" \
+        "$(cat "$MPSMIG_RUNTIME_DIR/$UUID3/log/control.log")"
 
 # The server runs and takes clients before any client came: ps finds it (not "Server not found").
 ps_answer=$(ask "$MPSMIG_RUNTIME_DIR/$UUID0/pipe" 'get_server_list\nps\n')
