@@ -268,7 +268,8 @@ static int parse(int argc, char **argv, struct lifecycle_args *args, struct set_
 
 static int set_run(int argc, char **argv)
 {
-        struct lifecycle_args args = {.options = {.layout_kind = LAYOUT_DEFAULT}};
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {
+            .options = {.layout_kind = LAYOUT_DEFAULT}};
         struct set_request request = {.want = MPS_DEFAULTS_KEEP};
         bool layout_given = false;
         int status = parse(argc, argv, &args, &request, &layout_given);
@@ -277,7 +278,6 @@ static int set_run(int argc, char **argv)
         status = cli_load_config(&args.config);
         if (status != EXIT_OK)
                 return status;
-        _cleanup_config_ struct config *config = args.config;
         lifecycle_apply_config(&verb_set, layout_given, &args);
         _cleanup_(ops_context_done) struct ops_context context = {0};
         status = lifecycle_open(&args, &context);

@@ -222,11 +222,10 @@ static void report_limits(const struct ops_context *context, const struct start_
 
 static int start_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
         if (status >= 0)
                 return status;
-        _cleanup_config_ struct config *config = args.config;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         struct error err = {0};
         if (ops_context_prepare(&args.options, &context, &err) < 0) {

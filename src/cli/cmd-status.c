@@ -363,11 +363,10 @@ static void print_notes(const struct ops_context *context, const struct status_r
 
 static int status_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_status, false, argc, argv, &args);
         if (status >= 0)
                 return status;
-        _cleanup_config_ struct config *config = args.config;
         /* Without TARGETs, status shows what runs: whole GPUs with folders of this layout (a
          * daemon started with --whole-gpus), the devices NVML no longer lists that still have
          * folders (orphans), and the lost GPUs; so that status and stop agree on what exists. */

@@ -166,11 +166,10 @@ static void hint_seed_layout(struct ops_context *context)
 
 static int stop_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_stop, true, argc, argv, &args);
         if (status >= 0)
                 return status;
-        _cleanup_config_ struct config *config = args.config;
         /* With no TARGET, stop also reaches whole GPUs that hold a daemon folder of this layout:
          * a daemon started with --whole-gpus is not left running by a plain `mpsmig stop`. */
         bool sweep_whole_gpus = args.options.name_count == 0 && !args.options.whole_gpus;

@@ -115,6 +115,12 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
         return -1;
 }
 
+void lifecycle_args_done(struct lifecycle_args *args)
+{
+        config_free(args->config);
+        args->config = NULL;
+}
+
 void lifecycle_apply_config(const struct verb *verb, bool layout_given, struct lifecycle_args *args)
 {
         const struct config *config = args->config;

@@ -24,15 +24,18 @@
 struct lifecycle_args {
         struct ops_options options;
         bool json;
-        struct config *config; /* the configuration file's; the caller frees it (config_free) */
+        struct config *config; /* the configuration file's; lifecycle_args_done frees it */
 };
+
+/* Frees what lifecycle_parse loaded (the configuration); zero-initialised args are fine. */
+void lifecycle_args_done(struct lifecycle_args *args);
 
 /* Parses `VERB [options] [TARGET...]`; `force` allows --force (stop). Then loads the
  * configuration file, which fills what the command line left unset: the runtime folder (below
  * $MPSMIG_RUNTIME_DIR), the layout, --whole-gpus, start's and stop's --timeout, and, without
- * TARGETs, the targets (include, exclude). Returns -1 to go on (args->config is then the caller's
- * to free), or the exit status to return at once (help shown, usage error or bad configuration
- * reported). */
+ * TARGETs, the targets (include, exclude). Returns -1 to go on (free args with
+ * lifecycle_args_done), or the exit status to return at once (help shown, usage error or bad
+ * configuration reported). */
 int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                     struct lifecycle_args *ret_args);
 
