@@ -94,8 +94,10 @@ static void check_limits(const struct config *config, const struct target *targe
         if (limits.pinned_bytes) {
                 check(limits.pinned_bytes % MIB == 0);
                 check_origin(config, &limits.pinned_from);
+                unsigned long long memory = target->mig_device ? target->mig_device->memory_bytes
+                                                               : target->gpu->memory_bytes;
                 if (limits.pinned_percent)
-                        check(limits.pinned_bytes <= target->mig_device->memory_bytes);
+                        check(limits.pinned_bytes <= memory);
         }
         check(limits.priority >= -1 && limits.priority <= 1);
         if (limits.priority >= 0)
