@@ -252,11 +252,17 @@ static int open_folder_nofollow(int dirfd, const char *dir_path, const char *nam
  * user, `user =` of the configuration): `dirfd` belongs to root or us and nobody else may write
  * there, so only root or we could have put the folder there, and it holds a marker of root's or
  * ours. Such a folder may belong to anyone. */
+static bool only_root_or_we_write(int dirfd)
+{
+        struct stat parent;
+        return fstat(dirfd, &parent) == 0 && (parent.st_uid == 0 || parent.st_uid == geteuid()) &&
+               !writable_by_others(parent.st_mode);
+}
+
 static bool handed_folder(int dirfd, int fd)
 {
-        struct stat parent, marker;
-        return fstat(dirfd, &parent) == 0 && (parent.st_uid == 0 || parent.st_uid == geteuid()) &&
-               !writable_by_others(parent.st_mode) &&
+        struct stat marker;
+        return only_root_or_we_write(dirfd) &&
                fstatat(fd, SAFE_FS_MARKER, &marker, AT_SYMLINK_NOFOLLOW) == 0 &&
                S_ISREG(marker.st_mode) && (marker.st_uid == 0 || marker.st_uid == geteuid());
 }
@@ -342,6 +348,12 @@ int safe_fs_make_folder_for(int dirfd, const char *dir_path, const char *name, m
         int r = check_name(name, err);
         if (r < 0)
                 return r;
+        /* Handed to another user, a folder is trusted only where nobody else could swap it. */
+        if (owner != geteuid() && !only_root_or_we_write(dirfd))
+                return error_set(err, -EPERM,
+                                 "cannot give %s/%s to uid %u: others may write in %s, so the "
+                                 "folder could not be trusted afterwards",
+                                 dir_path, name, (unsigned)owner, dir_path);
         bool created = false;
         if (mkdirat(dirfd, name, mode) == 0)
                 created = true;

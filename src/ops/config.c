@@ -83,7 +83,6 @@ const char *config_scope_name(enum config_scope scope)
 struct place {
         const char *path;
         const struct ini_entry *entry;
-        const char *section;
         struct error *err;
 };
 
