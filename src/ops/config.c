@@ -452,8 +452,7 @@ static int read_section(const char *path, const struct ini_section *in, struct c
         if (r < 0)
                 return r;
         for (size_t e = 0; e < in->entry_count; e++) {
-                struct place at = {
-                    .path = path, .entry = &in->entries[e], .section = in->name, .err = err};
+                struct place at = {.path = path, .entry = &in->entries[e], .err = err};
                 r = target_key(&at, &out->limits);
                 if (r <= 0) {
                         if (r < 0)
