@@ -2,6 +2,9 @@
 # The 56-instance node (eight H100s cut into seven 1g.10gb instances each) with a configuration
 # that gives different limits by profile, by GPU and by instance UUID: config check resolves them,
 # start applies them to all 56 daemons at once, and status --json reads each back as resolved.
+# 56 daemons at once are seen by every other test that scans the machine's daemons (a user's
+# start warns about each daemon it cannot place), so this runs alone.
+# ctest: RUN_SERIAL
 . "$MPSMIG_SOURCE/tests/lib.sh"
 . "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
 
