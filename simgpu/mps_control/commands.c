@@ -362,7 +362,7 @@ static void cmd_set_default_active_thread_percentage(struct mps_daemon *daemon,
                                                      char **argv, struct mps_answer *answer)
 {
         /* Driver 580 does not reject a bad value: it prints the unchanged one. */
-        if (argc > 1)
+        if (argc > 1 && !daemon->faults.ignore_defaults)
                 (void)mps_parse_percentage(argv[1], &daemon->defaults.thread_percentage);
         mps_answer_printf(answer, "%.1f\n", daemon->defaults.thread_percentage);
 }
@@ -401,7 +401,8 @@ static void cmd_set_default_device_pinned_mem_limit(struct mps_daemon *daemon,
                                                     struct mps_connection *connection, int argc,
                                                     char **argv, struct mps_answer *answer)
 {
-        set_pinned(daemon, &daemon->defaults, argv[0], argc, argv, 1);
+        if (!daemon->faults.ignore_defaults)
+                set_pinned(daemon, &daemon->defaults, argv[0], argc, argv, 1);
 }
 
 static void cmd_get_default_device_pinned_mem_limit(struct mps_daemon *daemon,
@@ -435,9 +436,10 @@ static void cmd_set_default_client_priority(struct mps_daemon *daemon,
                                             struct mps_connection *connection, int argc,
                                             char **argv, struct mps_answer *answer)
 {
-        if (argc > 1 && (strcmp(argv[1], "0") == 0 || strcmp(argv[1], "1") == 0))
-                daemon->default_client_priority = argv[1][0] - '0';
-        else
+        if (argc > 1 && (strcmp(argv[1], "0") == 0 || strcmp(argv[1], "1") == 0)) {
+                if (!daemon->faults.ignore_defaults)
+                        daemon->default_client_priority = argv[1][0] - '0';
+        } else
                 mps_answer_printf(answer, "Invalid priority value - must be 0 or 1!\n");
 }
 

@@ -112,6 +112,7 @@ struct mps_faults {
         bool hang_on_quit;
         bool ignore_term;
         bool no_answer;
+        bool ignore_defaults; /* set_default_* answer as usual and change nothing */
         unsigned slow_start_ms;
 };
 

@@ -219,6 +219,7 @@ static int configure(struct mps_daemon *daemon, bool foreground, bool multiuser)
         daemon->faults.hang_on_quit = fault_matches("SIMGPU_MPS_HANG_ON_QUIT");
         daemon->faults.ignore_term = fault_matches("SIMGPU_MPS_IGNORE_TERM");
         daemon->faults.no_answer = fault_matches("SIMGPU_MPS_NO_ANSWER");
+        daemon->faults.ignore_defaults = fault_matches("SIMGPU_MPS_IGNORE_DEFAULTS");
         daemon->faults.slow_start_ms = env_milliseconds("SIMGPU_MPS_SLOW_START_MS", 0);
         daemon->start_latency_ms =
             env_milliseconds("SIMGPU_MPS_START_LATENCY_MS", MPS_START_LATENCY_MS);

@@ -248,16 +248,36 @@ static int open_folder_nofollow(int dirfd, const char *dir_path, const char *nam
         return error_set(err, -e, "cannot open %s/%s: %s", dir_path, name, strerror(e));
 }
 
-/* A folder mpsmig relies on: ours (or, only to read it, root's), and nobody else can change what
- * it holds. */
-static int check_own_folder(int fd, const char *dir_path, const char *name, bool root_allowed,
-                            struct error *err)
+/* Whether the folder `fd` in `dirfd` is one mpsmig made and handed to another user (the daemons'
+ * user, `user =` of the configuration): `dirfd` belongs to root or us and nobody else may write
+ * there, so only root or we could have put the folder there, and it holds a marker of root's or
+ * ours. Such a folder may belong to anyone. */
+static bool only_root_or_we_write(int dirfd)
+{
+        struct stat parent;
+        return fstat(dirfd, &parent) == 0 && (parent.st_uid == 0 || parent.st_uid == geteuid()) &&
+               !writable_by_others(parent.st_mode);
+}
+
+static bool handed_folder(int dirfd, int fd)
+{
+        struct stat marker;
+        return only_root_or_we_write(dirfd) &&
+               fstatat(fd, SAFE_FS_MARKER, &marker, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISREG(marker.st_mode) && (marker.st_uid == 0 || marker.st_uid == geteuid());
+}
+
+/* A folder mpsmig relies on: ours (or, only to read it, root's; or one handed to another user),
+ * and nobody else can change what it holds. */
+static int check_own_folder(int dirfd, int fd, const char *dir_path, const char *name,
+                            bool root_allowed, struct error *err)
 {
         struct stat st;
         if (fstat(fd, &st) < 0)
                 return error_set(err, -errno, "cannot inspect %s/%s: %s", dir_path, name,
                                  strerror(errno));
-        if (st.st_uid != geteuid() && !(root_allowed && st.st_uid == 0)) {
+        if (st.st_uid != geteuid() && !(root_allowed && st.st_uid == 0) &&
+            !handed_folder(dirfd, fd)) {
                 char owner[128], self[128];
                 safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));
                 safe_fs_describe_owner(geteuid(), self, sizeof(self));
@@ -321,12 +341,19 @@ static int finish_made_folder(int dirfd, const char *dir_path, const char *name,
                          strerror(-r));
 }
 
-int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_t mode, int *ret_fd,
-                        bool *ret_created, struct error *err)
+int safe_fs_make_folder_for(int dirfd, const char *dir_path, const char *name, mode_t mode,
+                            uid_t owner, gid_t group, int *ret_fd, bool *ret_created,
+                            struct error *err)
 {
         int r = check_name(name, err);
         if (r < 0)
                 return r;
+        /* Handed to another user, a folder is trusted only where nobody else could swap it. */
+        if (owner != geteuid() && !only_root_or_we_write(dirfd))
+                return error_set(err, -EPERM,
+                                 "cannot give %s/%s to uid %u: others may write in %s, so the "
+                                 "folder could not be trusted afterwards",
+                                 dir_path, name, (unsigned)owner, dir_path);
         bool created = false;
         if (mkdirat(dirfd, name, mode) == 0)
                 created = true;
@@ -338,23 +365,46 @@ int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_
         r = open_folder_nofollow(dirfd, dir_path, name, &fd, err);
         if (r < 0)
                 return r;
-        r = check_own_folder(fd, dir_path, name, false, err);
+        r = check_own_folder(dirfd, fd, dir_path, name, false, err);
         if (r < 0)
                 return r;
         /* An empty folder of ours without a marker is one an mpsmig killed between mkdir and
          * the marker left behind (nobody else's work is in it): ours to finish. */
-        if (!created && !safe_fs_is_marked(fd) && folder_is_empty(fd))
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return error_set(err, -errno, "cannot inspect %s/%s: %s", dir_path, name,
+                                 strerror(errno));
+        if (!created && st.st_uid == geteuid() && !safe_fs_is_marked(fd) && folder_is_empty(fd))
                 created = true;
         if (created) {
                 r = finish_made_folder(dirfd, dir_path, name, fd, mode, err);
                 if (r < 0)
                         return r;
         }
+        /* Handed over (or back) once marked, so that the marker stays ours. */
+        bool hand = owner != st.st_uid || (group != (gid_t)-1 && group != st.st_gid);
+        if (hand && (created || handed_folder(dirfd, fd) || safe_fs_is_marked(fd)) &&
+            fchown(fd, owner, group) < 0) {
+                r = -errno;
+                if (created) {
+                        (void)unlinkat(fd, SAFE_FS_MARKER, 0);
+                        (void)unlinkat(dirfd, name, AT_REMOVEDIR);
+                }
+                return error_set(err, r, "cannot give %s/%s to uid %u: %s", dir_path, name,
+                                 (unsigned)owner, strerror(-r));
+        }
         if (ret_created)
                 *ret_created = created;
         if (ret_fd)
                 *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_t mode, int *ret_fd,
+                        bool *ret_created, struct error *err)
+{
+        return safe_fs_make_folder_for(dirfd, dir_path, name, mode, geteuid(), (gid_t)-1, ret_fd,
+                                       ret_created, err);
 }
 
 int safe_fs_open_folder(int dirfd, const char *dir_path, const char *name, int *ret_fd,
@@ -367,7 +417,7 @@ int safe_fs_open_folder(int dirfd, const char *dir_path, const char *name, int *
         r = open_folder_nofollow(dirfd, dir_path, name, &fd, err);
         if (r < 0)
                 return r;
-        r = check_own_folder(fd, dir_path, name, true, err);
+        r = check_own_folder(dirfd, fd, dir_path, name, true, err);
         if (r < 0)
                 return r;
         *ret_fd = TAKE_FD(fd);
@@ -459,9 +509,10 @@ int safe_fs_unlink(int dirfd, const char *name)
         return -errno;
 }
 
-/* The first pass of a removal: every entry must be a non-folder owned by us. */
+/* The first pass of a removal: every entry must be a non-folder owned by us or by the user the
+ * folder was handed to (`folder_owner`: what a daemon of that user wrote). */
 static int check_removable_entries(DIR *dir, const char *dir_path, const char *name,
-                                   struct error *err)
+                                   uid_t folder_owner, struct error *err)
 {
         struct dirent *entry;
         while ((errno = 0, entry = readdir(dir))) {
@@ -479,7 +530,7 @@ static int check_removable_entries(DIR *dir, const char *dir_path, const char *n
                                          "left %s/%s in place: it holds the folder %s, which "
                                          "mpsmig did not make",
                                          dir_path, name, entry->d_name);
-                if (st.st_uid != geteuid()) {
+                if (st.st_uid != geteuid() && st.st_uid != folder_owner) {
                         char owner[128];
                         safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));
                         return error_set(err, -EPERM,
@@ -525,7 +576,7 @@ int safe_fs_remove_folder(int dirfd, const char *dir_path, const char *name, str
                         return SAFE_FS_NOT_MARKED;
                 return SAFE_FS_REMOVED;
         }
-        if (st.st_uid != geteuid()) {
+        if (st.st_uid != geteuid() && !handed_folder(dirfd, fd)) {
                 char owner[128];
                 safe_fs_describe_owner(st.st_uid, owner, sizeof(owner));
                 return error_set(err, -EPERM, "left %s/%s in place: it belongs to %s", dir_path,
@@ -542,7 +593,7 @@ int safe_fs_remove_folder(int dirfd, const char *dir_path, const char *name, str
                 return error_set(err, -errno, "cannot list %s/%s: %s", dir_path, name,
                                  strerror(errno));
         }
-        r = check_removable_entries(dir, dir_path, name, err);
+        r = check_removable_entries(dir, dir_path, name, st.st_uid, err);
         if (r < 0)
                 return r;
 

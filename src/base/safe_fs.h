@@ -46,10 +46,20 @@ int safe_fs_open_root(const char *path, bool create, mode_t mode, int *ret_fd, s
 int safe_fs_make_folder(int dirfd, const char *dir_path, const char *name, mode_t mode, int *ret_fd,
                         bool *ret_created, struct error *err);
 
+/* safe_fs_make_folder(), the folder then given to `owner` and `group` ((gid_t)-1: unchanged) after
+ * its marker is written (the marker stays ours): a folder handed to another user, the one the
+ * daemons run as. Such a folder is trusted as ours while it stays in a folder that only root or
+ * we can write and holds our marker (nobody else could have put it there), by every function
+ * here; its entries may belong to its owner. An existing folder of ours, or one handed to another
+ * user before, is handed to `owner` (a configuration that changed the user). */
+int safe_fs_make_folder_for(int dirfd, const char *dir_path, const char *name, mode_t mode,
+                            uid_t owner, gid_t group, int *ret_fd, bool *ret_created,
+                            struct error *err);
+
 /* Opens the existing folder `name` inside `dirfd` to read it, with the checks of
  * safe_fs_make_folder() (link, type, owner, mode) except that root may own it too (a user may
- * look at root's daemons; root's folders are as trusted as its own). -ENOENT (with a message)
- * when it does not exist. */
+ * look at root's daemons; root's folders are as trusted as its own), and so may the user it was
+ * handed to (safe_fs_make_folder_for). -ENOENT (with a message) when it does not exist. */
 int safe_fs_open_folder(int dirfd, const char *dir_path, const char *name, int *ret_fd,
                         struct error *err);
 
@@ -80,7 +90,8 @@ int safe_fs_unlink(int dirfd, const char *name);
 
 /*
  * Removes the folder `name` inside `dirfd` if mpsmig made it (it holds our marker): first checks
- * that every entry is a non-folder owned by us, then removes them, the marker last, then the
+ * that every entry is a non-folder owned by us (or, in a folder handed to another user, by that
+ * user), then removes them, the marker last, then the
  * folder. An empty folder of ours without a marker is removed too (see safe_fs_make_folder). Never
  * recurses, never follows a link. Returns a safe_fs_removal, or a negative errno with a message
  * saying what was left in place and why (-ELOOP: it is a link; -EPERM: it or an entry belongs to

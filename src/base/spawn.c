@@ -253,6 +253,104 @@ static int setup_spawn(int in_child, int out_child, int err_child,
         return 0;
 }
 
+/* The steps of a child that takes credentials, for the message when one fails. */
+enum child_step {
+        CHILD_STDIO,
+        CHILD_SETGROUPS,
+        CHILD_SETGID,
+        CHILD_SETUID,
+        CHILD_EXEC,
+};
+
+static const char *child_step_name(int step)
+{
+        static const char *const names[] = {"setting up its stdin, stdout and stderr",
+                                            "setgroups (dropping the supplementary groups)",
+                                            "setgid", "setuid", "exec"};
+        return step >= 0 && step <= CHILD_EXEC ? names[step] : "?";
+}
+
+struct child_failure {
+        int step;
+        int error;
+};
+
+/* In the child of fork (the parent may have threads): only async-signal-safe calls, the
+ * credentials through raw system calls so that they apply to this one thread, which is all the
+ * child has. A failure goes to `report` (close-on-exec: an exec that works closes it). */
+static _Noreturn void child_exec(const struct spawn_options *o, int in_fd, int out_fd, int err_fd,
+                                 int report)
+{
+        struct child_failure failure = {CHILD_STDIO, 0};
+        struct sigaction default_action = {.sa_handler = SIG_DFL};
+        for (int sig = 1; sig < NSIG; sig++)
+                (void)sigaction(sig, &default_action, NULL);
+        sigset_t empty;
+        sigemptyset(&empty);
+        (void)sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (in_fd < 0)
+                in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
+            dup2(err_fd, STDERR_FILENO) < 0)
+                goto fail;
+#ifdef SYS_close_range
+        /* Every fd of ours is CLOEXEC; this also covers what a library opened without it. */
+        (void)syscall(SYS_close_range, STDERR_FILENO + 1, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+#endif
+        failure.step = CHILD_SETGROUPS;
+        if (syscall(SYS_setgroups, 0, NULL) < 0)
+                goto fail;
+        failure.step = CHILD_SETGID;
+        if (syscall(SYS_setgid, o->credentials->gid) < 0)
+                goto fail;
+        failure.step = CHILD_SETUID;
+        if (syscall(SYS_setuid, o->credentials->uid) < 0)
+                goto fail;
+        failure.step = CHILD_EXEC;
+        (void)execve(o->path, o->argv, o->envp);
+fail:
+        failure.error = errno;
+        while (write(report, &failure, sizeof(failure)) < 0 && errno == EINTR)
+                ;
+        _exit(127);
+}
+
+/* fork, the credentials, exec; the parent learns through a close-on-exec pipe whether the exec
+ * happened. */
+static int fork_exec(const struct spawn_options *o, int in_fd, int out_fd, int err_fd,
+                     pid_t *ret_pid, struct error *err)
+{
+        int report[2];
+        int r = make_pipe(report);
+        if (r < 0)
+                return error_set(err, r, "cannot run %s: cannot create a pipe: %s", o->path,
+                                 strerror(-r));
+        pid_t pid = fork();
+        if (pid == 0)
+                child_exec(o, in_fd, out_fd, err_fd, report[1]);
+        int fork_error = errno;
+        close_fd(&report[1]);
+        if (pid < 0) {
+                close_fd(&report[0]);
+                return error_set(err, -fork_error, "cannot run %s: fork: %s", o->path,
+                                 strerror(fork_error));
+        }
+        struct child_failure failure;
+        ssize_t n;
+        while ((n = read(report[0], &failure, sizeof(failure))) < 0 && errno == EINTR)
+                ;
+        close_fd(&report[0]);
+        if (n != (ssize_t)sizeof(failure)) {
+                *ret_pid = pid;
+                return 0;
+        }
+        int status;
+        reap_blocking(pid, &status);
+        return error_set(err, -failure.error, "cannot run %s as uid %u gid %u: %s failed: %s",
+                         o->path, (unsigned)o->credentials->uid, (unsigned)o->credentials->gid,
+                         child_step_name(failure.step), strerror(failure.error));
+}
+
 struct run_state {
         pid_t pid;
         int pidfd; /* -1: polled with waitpid(WNOHANG) instead */
@@ -372,21 +470,27 @@ int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, st
                 goto finish;
         }
 
-        posix_spawn_file_actions_t actions;
-        posix_spawnattr_t attr;
-        r = setup_spawn(in_pipe[0], out_pipe[1], err_pipe[1], &actions, &attr);
-        if (r < 0) {
-                error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
-                goto finish;
-        }
         pid_t pid;
-        int spawn_error = posix_spawn(&pid, o->path, &actions, &attr, o->argv, o->envp);
-        (void)posix_spawn_file_actions_destroy(&actions);
-        (void)posix_spawnattr_destroy(&attr);
-        if (spawn_error != 0) {
-                r = error_set(err, -spawn_error, "cannot run %s: %s", o->path,
-                              strerror(spawn_error));
-                goto finish;
+        if (o->credentials) {
+                r = fork_exec(o, in_pipe[0], out_pipe[1], err_pipe[1], &pid, err);
+                if (r < 0)
+                        goto finish;
+        } else {
+                posix_spawn_file_actions_t actions;
+                posix_spawnattr_t attr;
+                r = setup_spawn(in_pipe[0], out_pipe[1], err_pipe[1], &actions, &attr);
+                if (r < 0) {
+                        error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
+                        goto finish;
+                }
+                int spawn_error = posix_spawn(&pid, o->path, &actions, &attr, o->argv, o->envp);
+                (void)posix_spawn_file_actions_destroy(&actions);
+                (void)posix_spawnattr_destroy(&attr);
+                if (spawn_error != 0) {
+                        r = error_set(err, -spawn_error, "cannot run %s: %s", o->path,
+                                      strerror(spawn_error));
+                        goto finish;
+                }
         }
         s.pid = pid;
         s.pidfd = open_pidfd(pid);

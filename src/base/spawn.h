@@ -13,6 +13,14 @@
         (1024 * 1024)               /* bytes kept per stream; the rest is read, dropped */
 #define SPAWN_GRACE_MS_DEFAULT 1000 /* between SIGTERM and SIGKILL */
 
+/* The user a child runs as, set in the child after fork and before exec: supplementary groups
+ * dropped (setgroups to none), then the group, then the user. Needs root (CAP_SETUID and
+ * CAP_SETGID). */
+struct spawn_credentials {
+        uid_t uid;
+        gid_t gid;
+};
+
 struct spawn_options {
         const char *path;  /* absolute path of the program; never searched in PATH */
         char *const *argv; /* NULL-terminated; argv[0] is what the child sees as its name */
@@ -22,6 +30,9 @@ struct spawn_options {
         int timeout_ms;    /* deadline for the child's exit, from the spawn; must be > 0 */
         int grace_ms;      /* after SIGTERM before SIGKILL; 0: SPAWN_GRACE_MS_DEFAULT */
         size_t output_max; /* per stream; 0: SPAWN_OUTPUT_MAX_DEFAULT */
+        /* NULL: the child runs as we do (posix_spawn). Otherwise fork, the credentials, exec: a
+         * child that cannot take them is not run, and the error names the step that failed. */
+        const struct spawn_credentials *credentials;
 };
 
 struct spawn_result {
@@ -43,7 +54,8 @@ struct spawn_result {
  * its pipes hold at that moment: a grandchild that inherited the pipes (a daemon the child forked)
  * does not hold the call up. Returns 0 with *ret_result filled whenever the child ran, even if it
  * failed, was killed or timed out: look at the result. Negative errno (and `err`) when it could not
- * be started: -EINVAL for a relative path or bad options, the posix_spawn error otherwise.
+ * be started: -EINVAL for a relative path or bad options, the posix_spawn error otherwise (or the
+ * error of the step of `credentials` that failed, -EPERM when we are not root).
  * Thread-safe. Free the result with spawn_result_done(). */
 int spawn_run(const struct spawn_options *options, struct spawn_result *ret_result,
               struct error *err);

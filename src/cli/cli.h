@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "base/error.h"
+#include "ops/config.h"
 
 /* Exit codes, documented in README.md and docs/cli.md. */
 enum {
@@ -29,6 +30,8 @@ extern const struct verb verb_stop;
 extern const struct verb verb_status;
 extern const struct verb verb_env;
 extern const struct verb verb_run;
+extern const struct verb verb_set;
+extern const struct verb verb_config;
 
 /* Prints "mpsmig: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -48,3 +51,17 @@ int cli_option_error(const char *verb, int c, char *const *argv);
 
 /* Prints the verb's usage on stdout and returns EXIT_OK: every verb answers -h/--help with it. */
 int cli_verb_help(const struct verb *verb);
+
+/* The configuration file named by the global option --config (settings.c); NULL: none named. */
+void cli_set_config_option(const char *path);
+const char *cli_config_option(void);
+
+/* Loads the configuration file (--config, else $MPSMIG_CONFIG, else /etc/mpsmig/mpsmig.conf, which
+ * may be absent): 0 with *ret_config, or reports why not (FILE:LINE: ...) and returns EXIT_USAGE.
+ */
+int cli_load_config(struct config **ret_config);
+
+/* The runtime folder to use: `option` (--runtime-dir) when given, else NULL when
+ * $MPSMIG_RUNTIME_DIR is set (layout_init reads it), else the configuration's runtime_dir, else
+ * NULL (the default). The command line wins over the environment, which wins over the file. */
+const char *cli_runtime_dir(const char *option, const struct config *config);

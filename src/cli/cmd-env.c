@@ -62,7 +62,7 @@ static int env_run(int argc, char **argv)
         };
         struct run_request request = {
             .layout_kind = LAYOUT_DEFAULT, .limits = CLIENT_LIMITS_INIT, .single = true};
-        bool json = false;
+        bool json = false, layout_given = false;
         int c;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
@@ -70,6 +70,7 @@ static int env_run(int argc, char **argv)
                         if (layout_kind_parse(optarg, &request.layout_kind) < 0)
                                 return cli_usage_error("env: --layout '%s': give default or seed",
                                                        optarg);
+                        layout_given = true;
                         break;
                 case 'r':
                         if (!optarg[0])
@@ -91,6 +92,13 @@ static int env_run(int argc, char **argv)
                 return cli_usage_error("env: one target only, got '%s' and '%s'", argv[optind],
                                        argv[optind + 1]);
         request.on = argv[optind];
+        _cleanup_config_ struct config *config = NULL;
+        int status = cli_load_config(&config);
+        if (status != EXIT_OK)
+                return status;
+        request.runtime_dir = cli_runtime_dir(request.runtime_dir, config);
+        if (!layout_given)
+                request.layout_kind = config->layout;
 
         struct error err = {0};
         struct run_plan plan;

@@ -50,7 +50,7 @@ static int run_run(int argc, char **argv)
             {0},
         };
         struct run_request request = {.layout_kind = LAYOUT_DEFAULT, .limits = CLIENT_LIMITS_INIT};
-        bool verbose = false;
+        bool verbose = false, layout_given = false;
         struct error err = {0};
         int c;
         /* "+": the first word that is not an option is CMD, and CMD's own options are its own */
@@ -80,6 +80,7 @@ static int run_run(int argc, char **argv)
                         if (layout_kind_parse(optarg, &request.layout_kind) < 0)
                                 return cli_usage_error("run: --layout '%s': give default or seed",
                                                        optarg);
+                        layout_given = true;
                         break;
                 case 'r':
                         if (!optarg[0])
@@ -99,6 +100,13 @@ static int run_run(int argc, char **argv)
                 return cli_usage_error("run: no command given (mpsmig run [OPTIONS] -- CMD "
                                        "[ARGS...])");
         char **command = &argv[optind];
+        _cleanup_config_ struct config *config = NULL;
+        int status = cli_load_config(&config);
+        if (status != EXIT_OK)
+                return status;
+        request.runtime_dir = cli_runtime_dir(request.runtime_dir, config);
+        if (!layout_given)
+                request.layout_kind = config->layout;
 
         /* Before any placement: a typo in CMD must not leave a ledger entry or wait on daemons. */
         _cleanup_free_ char *path = NULL;

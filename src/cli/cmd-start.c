@@ -8,6 +8,7 @@
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
+#include "cli/limits_output.h"
 #include "cli/output.h"
 #include "ops/ops.h"
 
@@ -38,14 +39,49 @@ static void print_summary(const struct ops_context *context, const struct start_
         printf("\n\n");
 }
 
+static bool any_limits(const struct ops_context *context, const struct start_result *results)
+{
+        for (size_t i = 0; i < context->target_count; i++)
+                if (target_limits_any(&results[i].limits.asked))
+                        return true;
+        return false;
+}
+
+/* The limits a daemon reads back after start set them, "-" where the configuration set none. */
+static void limits_cells(struct table *table, const struct start_result *result)
+{
+        const struct start_limits *limits = &result->limits;
+        char cell[64];
+        bool read = limits->read_back;
+        if (read && limits->asked.threads > 0)
+                table_cellf(table, "%.4g%%", limits->read.thread_percentage);
+        else
+                table_cellf(table, "-");
+        if (read && limits->asked.pinned_bytes > 0)
+                table_cellf(table, "%s",
+                            limits->read.pinned.set ? limits->read.pinned.text : "unset");
+        else
+                table_cellf(table, "-");
+        limits_cell_priority(read && limits->asked.priority >= 0 ? limits->read.client_priority
+                                                                 : -1,
+                             cell, sizeof(cell));
+        table_cellf(table, "%s", cell);
+        if (limits->server > 0)
+                table_cellf(table, "%d %s", (int)limits->server, limits->server_user);
+        else
+                table_cellf(table, "-");
+}
+
 static int print_table(const struct ops_context *context, const struct start_result *results)
 {
         static const struct table_column columns[] = {
-            {"TARGET", TABLE_LEFT}, {"UUID", TABLE_UUID},  {"RESULT", TABLE_LEFT},
-            {"PID", TABLE_RIGHT},   {"TIME", TABLE_RIGHT},
+            {"TARGET", TABLE_LEFT},  {"UUID", TABLE_UUID},      {"RESULT", TABLE_LEFT},
+            {"PID", TABLE_RIGHT},    {"TIME", TABLE_RIGHT},     {"THREADS", TABLE_RIGHT},
+            {"PINNED", TABLE_RIGHT}, {"PRIORITY", TABLE_RIGHT}, {"SERVER", TABLE_LEFT},
         };
         print_summary(context, results);
-        _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
+        bool limits = any_limits(context, results);
+        _cleanup_table_ struct table *table = table_new(columns, limits ? ELEMENTSOF(columns) : 5);
         if (!table)
                 return -ENOMEM;
         for (size_t i = 0; i < context->target_count; i++) {
@@ -64,8 +100,35 @@ static int print_table(const struct ops_context *context, const struct start_res
                 else
                         table_cellf(table, "-");
                 table_cellf(table, "%lld ms", result->elapsed_ms);
+                if (limits)
+                        limits_cells(table, result);
         }
         return table_print(table, stdout);
+}
+
+/* The configuration's limits for one target, what the daemon read back, its server started
+ * ahead: null when the configuration set nothing for it. */
+static json_t *limits_json(const struct ops_context *context, const struct start_result *result)
+{
+        const struct start_limits *limits = &result->limits;
+        if (!target_limits_any(&limits->asked))
+                return json_null();
+        json_t *asked = limits_asked_json(context->options.config, &limits->asked);
+        json_t *read = limits->read_back ? limits_read_json(&limits->read) : json_null();
+        json_t *server = limits->server > 0
+                             ? json_pack("{s:i, s:o, s:I}", "pid", (int)limits->server, "user",
+                                         json_text(limits->server_user), "ready_ms",
+                                         (json_int_t)limits->server_ms)
+                             : json_null();
+        if (!asked || !read || !server) {
+                json_decref(asked);
+                json_decref(read);
+                json_decref(server);
+                return NULL;
+        }
+        return json_pack("{s:o, s:o, s:o, s:o}", "asked", asked, "read_back", read, "server",
+                         server, "error",
+                         limits->error.message[0] ? json_text(limits->error.message) : json_null());
 }
 
 static int print_json(const struct ops_context *context, const struct start_report *report)
@@ -86,6 +149,7 @@ static int print_json(const struct ops_context *context, const struct start_repo
                     json_object_set_new(item, "error",
                                         failed ? json_text(result->error.message) : json_null()) <
                         0 ||
+                    json_object_set_new(item, "limits", limits_json(context, result)) < 0 ||
                     json_array_append_new(targets, item) < 0) {
                         json_decref(item);
                         json_decref(targets);
@@ -95,11 +159,12 @@ static int print_json(const struct ops_context *context, const struct start_repo
         size_t counts[START_OUTCOMES];
         count_outcomes(results, context->target_count, counts);
         json_t *summary = json_pack(
-            "{s:I, s:I, s:I, s:I, s:I, s:I}", "started", (json_int_t)counts[START_STARTED],
+            "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "started", (json_int_t)counts[START_STARTED],
             "already_running", (json_int_t)counts[START_ALREADY_RUNNING], "recovered",
             (json_int_t)counts[START_RECOVERED], "failed", (json_int_t)counts[START_FAILED],
             "from_node_cache", (json_int_t)report->from_cache, "withdrawn",
-            (json_int_t)report->withdrawal_count);
+            (json_int_t)report->withdrawal_count, "limits_failed",
+            (json_int_t)report->limits_failed);
         if (!targets || !summary) {
                 json_decref(targets);
                 json_decref(summary);
@@ -127,9 +192,37 @@ static void print_withdrawals(const struct start_report *report)
         }
 }
 
+/* A daemon that runs without the limits the configuration gives it: one line each, and the note
+ * about pinned limits that read back rounded. */
+static void report_limits(const struct ops_context *context, const struct start_report *report)
+{
+        _cleanup_free_ unsigned long long *bytes =
+            calloc(context->target_count + 1, sizeof(*bytes));
+        _cleanup_free_ char(*names)[32] = calloc(context->target_count + 1, sizeof(*names));
+        _cleanup_free_ const char **name_pointers =
+            calloc(context->target_count + 1, sizeof(*name_pointers));
+        for (size_t i = 0; i < context->target_count; i++) {
+                const struct start_result *result = &report->results[i];
+                char name[32];
+                lifecycle_target_name(result->target, name, sizeof(name));
+                if (bytes && names && name_pointers) {
+                        bytes[i] =
+                            result->outcome == START_FAILED ? 0 : result->limits.asked.pinned_bytes;
+                        (void)snprintf(names[i], sizeof(names[i]), "%s", name);
+                        name_pointers[i] = names[i];
+                }
+                if (result->limits.error.message[0])
+                        cli_error("%s (%s): its daemon runs, but not as the configuration says: "
+                                  "%s",
+                                  name, result->target->uuid, result->limits.error.message);
+        }
+        if (bytes && names && name_pointers)
+                limits_note_rounding(bytes, name_pointers, context->target_count);
+}
+
 static int start_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
         if (status >= 0)
                 return status;
@@ -166,6 +259,7 @@ static int start_run(int argc, char **argv)
                 cli_error("cannot write the report: %s", strerror(-r));
                 return EXIT_FAILURE_;
         }
+        report_limits(&context, &report);
         for (size_t i = 0; i < context.target_count; i++)
                 if (report.results[i].outcome == START_FAILED) {
                         char name[32];
@@ -173,8 +267,10 @@ static int start_run(int argc, char **argv)
                         cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
                                   report.results[i].target->uuid, report.results[i].error.message);
                 }
-        return report.failed > 0 || report.withdrawals_failed > 0 || lost > 0 ? EXIT_FAILURE_
-                                                                              : EXIT_OK;
+        return report.failed > 0 || report.limits_failed > 0 || report.withdrawals_failed > 0 ||
+                       lost > 0
+                   ? EXIT_FAILURE_
+                   : EXIT_OK;
 }
 
 const struct verb verb_start = {
@@ -194,8 +290,14 @@ const struct verb verb_start = {
         "\n"
         "Options:\n" LIFECYCLE_OPTIONS_HELP "  --timeout SECONDS    How long each daemon may take "
         "to answer (default 10)\n" LIFECYCLE_HELP_OPTION "\n"
+        "The configuration file (mpsmig --config FILE, $MPSMIG_CONFIG, else\n"
+        "/etc/mpsmig/mpsmig.conf) gives the defaults of these options and, per target,\n"
+        "limits each new daemon gets (read back and compared) and a user whose server\n"
+        "is started ahead (docs/config.md).\n"
+        "\n"
         "Exit status: 0 every target's daemon runs, 1 some failed (the others stay up;\n"
-        "the report says which and why) or a GPU is lost (the healthy ones are served),\n"
-        "2 usage error, bad runtime folder or no driver.\n",
+        "the report says which and why), a daemon did not take its configured limits,\n"
+        "or a GPU is lost (the healthy ones are served), 2 usage error, bad\n"
+        "configuration, bad runtime folder or no driver.\n",
     .run = start_run,
 };

@@ -363,7 +363,7 @@ static void print_notes(const struct ops_context *context, const struct status_r
 
 static int status_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_status, false, argc, argv, &args);
         if (status >= 0)
                 return status;

@@ -166,7 +166,7 @@ static void hint_seed_layout(struct ops_context *context)
 
 static int stop_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_stop, true, argc, argv, &args);
         if (status >= 0)
                 return status;

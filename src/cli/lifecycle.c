@@ -63,6 +63,7 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
             {0},
         };
         struct lifecycle_args args = {.options = {.layout_kind = LAYOUT_DEFAULT}};
+        bool layout_given = false;
         int c;
         while ((c = getopt_long(argc, argv, ":h", force ? with_force : without_force, NULL)) !=
                -1) {
@@ -75,6 +76,7 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                                 return cli_usage_error("%s: --layout takes 'default' or 'seed', "
                                                        "not '%s'",
                                                        verb->name, optarg);
+                        layout_given = true;
                         break;
                 case OPT_RUNTIME:
                         if (!optarg[0])
@@ -105,8 +107,36 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
         }
         args.options.names = argv + optind;
         args.options.name_count = (size_t)(argc - optind);
+        int status = cli_load_config(&args.config);
+        if (status != EXIT_OK)
+                return status;
+        lifecycle_apply_config(verb, layout_given, &args);
         *ret_args = args;
         return -1;
+}
+
+void lifecycle_args_done(struct lifecycle_args *args)
+{
+        config_free(args->config);
+        args->config = NULL;
+}
+
+void lifecycle_apply_config(const struct verb *verb, bool layout_given, struct lifecycle_args *args)
+{
+        const struct config *config = args->config;
+        struct ops_options *options = &args->options;
+        options->config = config;
+        options->runtime_dir = cli_runtime_dir(options->runtime_dir, config);
+        if (!layout_given)
+                options->layout_kind = config->layout;
+        options->whole_gpus = options->whole_gpus || config->whole_gpus;
+        bool start = strcmp(verb->name, "start") == 0;
+        int from_file = start                             ? config->start_timeout_ms
+                        : strcmp(verb->name, "stop") == 0 ? config->stop_timeout_ms
+                                                          : 0;
+        if (options->timeout_ms == 0)
+                options->timeout_ms = from_file;
+        options->config_strict = start || strcmp(verb->name, "set") == 0;
 }
 
 int lifecycle_open(const struct lifecycle_args *args, struct ops_context *ret_context)

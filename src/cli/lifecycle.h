@@ -24,12 +24,26 @@
 struct lifecycle_args {
         struct ops_options options;
         bool json;
+        struct config *config; /* the configuration file's; lifecycle_args_done frees it */
 };
 
-/* Parses `VERB [options] [TARGET...]`; `force` allows --force (stop). Returns -1 to go on, or
- * the exit status to return at once (help shown, usage error reported). */
+/* Frees what lifecycle_parse loaded (the configuration); zero-initialised args are fine. */
+void lifecycle_args_done(struct lifecycle_args *args);
+
+/* Parses `VERB [options] [TARGET...]`; `force` allows --force (stop). Then loads the
+ * configuration file, which fills what the command line left unset: the runtime folder (below
+ * $MPSMIG_RUNTIME_DIR), the layout, --whole-gpus, start's and stop's --timeout, and, without
+ * TARGETs, the targets (include, exclude). Returns -1 to go on (free args with
+ * lifecycle_args_done), or the exit status to return at once (help shown, usage error or bad
+ * configuration reported). */
 int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
                     struct lifecycle_args *ret_args);
+
+/* What lifecycle_parse does with args->config (loaded): fills the options the command line left
+ * unset. `layout_given`: --layout was on the command line. For verbs with options of their own
+ * (set) that load the configuration themselves. */
+void lifecycle_apply_config(const struct verb *verb, bool layout_given,
+                            struct lifecycle_args *args);
 
 /* Opens the context, reporting a failure; returns EXIT_OK or the exit status for it. A node
  * without targets gets a note on stderr (and *ret_context has none), unless options.orphans is

@@ -18,6 +18,8 @@ static const struct verb *const verbs[] = {
         &verb_status,
         &verb_env,
         &verb_run,
+        &verb_set,
+        &verb_config,
 };
 /* clang-format on */
 
@@ -87,7 +89,7 @@ static int unknown_verb(const char *context, const char *name)
 /* On stdout when asked for; on stderr, after a usage error's line, when no verb was given. */
 static void print_help(FILE *out)
 {
-        fprintf(out, "Usage: mpsmig [-h|--help] [-V|--version] VERB [ARGS...]\n"
+        fprintf(out, "Usage: mpsmig [-h|--help] [-V|--version] [--config FILE] VERB [ARGS...]\n"
                      "\n"
                      "Runs one NVIDIA MPS control daemon per MIG device (and per whole GPU when "
                      "asked).\n"
@@ -100,9 +102,11 @@ static void print_help(FILE *out)
                      "Options:\n"
                      "  -h, --help     Show this help\n"
                      "  -V, --version  Show the version\n"
+                     "  --config FILE  The configuration file (default: $MPSMIG_CONFIG, else\n"
+                     "                 /etc/mpsmig/mpsmig.conf when it exists; docs/config.md)\n"
                      "\n"
-                     "Exit status: 0 success, 1 failure, 2 usage error or no usable NVIDIA "
-                     "driver,\n"
+                     "Exit status: 0 success, 1 failure, 2 usage error, bad configuration or no "
+                     "usable\nNVIDIA driver, "
                      "3 (status) some daemon is not running.\n");
 }
 
@@ -149,6 +153,7 @@ static int run_command_line(int argc, char **argv)
         static const struct option options[] = {
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
+            {"config", required_argument, NULL, 'c'},
             {0},
         };
         opterr = 0; /* every getopt failure is reported by cli_option_error, in our words */
@@ -161,6 +166,11 @@ static int run_command_line(int argc, char **argv)
                 case 'V':
                         printf("mpsmig %s\n", MPSMIG_VERSION);
                         return EXIT_OK;
+                case 'c':
+                        if (!optarg[0])
+                                return cli_usage_error("--config needs a file");
+                        cli_set_config_option(optarg);
+                        break;
                 default:
                         return cli_option_error(NULL, c, argv);
                 }

@@ -691,6 +691,60 @@ fail:
         return r;
 }
 
+unsigned long long mps_pinned_limit_read_back(unsigned long long bytes)
+{
+        const unsigned long long gib = 1ULL << 30;
+        return bytes >= gib ? bytes / gib * gib : bytes;
+}
+
+void mps_pinned_limit_format(unsigned long long bytes, char *buffer, size_t size)
+{
+        const unsigned long long mib = 1ULL << 20, gib = 1ULL << 30;
+        if (bytes % gib == 0)
+                (void)snprintf(buffer, size, "%lluG", bytes / gib);
+        else
+                (void)snprintf(buffer, size, "%lluM", bytes / mib);
+}
+
+int mps_answer_defaults(const char *text, size_t size, bool thread_set,
+                        struct mps_defaults_answer *ret_defaults, struct error *err)
+{
+        static const char command[] = "set_default_*, get_default_*";
+        int r = check_refusals(command, text, size, err);
+        if (r < 0)
+                return r;
+        struct line_reader lr = reader(text, size);
+        struct line lines[4], l;
+        size_t n = 0, most = thread_set ? 4 : 3;
+        while (next_line(&lr, &l)) {
+                if (n == most)
+                        return malformed(err, command, &l,
+                                         "nothing after get_default_client_priority's answer");
+                lines[n++] = l;
+        }
+        size_t first = thread_set ? 1 : 0;
+        if (thread_set && n > 0) {
+                double ignored;
+                if (!parse_percent(&lines[0], &ignored))
+                        return malformed(err, command, &lines[0],
+                                         "the percentage set_default_active_thread_percentage "
+                                         "answers, such as 40.0");
+        }
+        if (n < first + 2)
+                return missing(err, command,
+                               n <= first ? "get_default_active_thread_percentage's answer"
+                                          : "get_default_client_priority's answer");
+        struct mps_defaults_answer answer = {0};
+        if (!parse_percent(&lines[first], &answer.thread_percentage))
+                return malformed(err, command, &lines[first], "a percentage such as 100.0");
+        if (n == first + 3 && !parse_limit_line(&lines[first + 1], &answer.pinned))
+                return malformed(err, command, &lines[first + 1], "a size such as 2G");
+        if (!parse_priority(&lines[n - 1], &answer.client_priority))
+                return malformed(err, command, &lines[n - 1], "a priority such as 0");
+        *ret_defaults = answer;
+        return 0;
+}
+
 /* The first non-empty line of `text`, for a message. */
 static bool first_line(const char *text, size_t size, struct line *ret)
 {

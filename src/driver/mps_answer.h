@@ -91,6 +91,14 @@ int mps_answer_pinned_limit(const char *command, const char *text, size_t size,
  * plain bytes); used to validate what a user asks for too. -EINVAL if it is not one. */
 int mps_pinned_limit_parse(const char *value, size_t size, unsigned long long *ret_bytes);
 
+/* What the control program reads back for a pinned limit of `bytes`: whole G rounded down from
+ * 1G up, the value itself below (driver 580: `1500M` reads back `1G`). */
+unsigned long long mps_pinned_limit_read_back(unsigned long long bytes);
+
+/* How a limit of `bytes` (a whole number of MiB) is written to the program: "<n>G" when a whole
+ * number of GiB, else "<n>M" (driver 580 reads any other unit as MiB). */
+void mps_pinned_limit_format(unsigned long long bytes, char *buffer, size_t size);
+
 /* get_default_client_priority, get_client_priority: one integer. */
 int mps_answer_priority(const char *command, const char *text, size_t size, int *ret_priority,
                         struct error *err);
@@ -122,6 +130,26 @@ int mps_answer_empty(const char *command, const char *text, size_t size, struct 
 int mps_answer_overview(const char *text, size_t size, struct mps_overview *ret_overview,
                         struct error *err);
 void mps_overview_done(struct mps_overview *overview);
+
+/* The default limits a daemon reads back. */
+struct mps_defaults_answer {
+        double thread_percentage;
+        struct mps_pinned_limit pinned; /* for device key 0 */
+        int client_priority;
+};
+
+/* The commands whose answers mps_answer_defaults() reads, after any set_default_* commands. */
+#define MPS_DEFAULTS_COMMANDS                                                                      \
+        "get_default_active_thread_percentage\n"                                                   \
+        "get_default_device_pinned_mem_limit 0\n"                                                  \
+        "get_default_client_priority\n"
+
+/* Splits the answers of set_default_* commands followed by MPS_DEFAULTS_COMMANDS. Of the setters
+ * only set_default_active_thread_percentage answers (the value in force: one line, read when
+ * `thread_set` says it was sent); the pinned limit and priority setters answer nothing when they
+ * work. Then one percentage, zero or one limit, one priority. */
+int mps_answer_defaults(const char *text, size_t size, bool thread_set,
+                        struct mps_defaults_answer *ret_defaults, struct error *err);
 
 /* Turns a failed `-d` (exit status, and what it printed on stdout and stderr) into one sentence
  * in `err` and returns: -EALREADY (already running), -ENODEV (status 100: the driver does not know

@@ -109,10 +109,12 @@ static int check_endpoint(const struct mps_endpoint *ep, struct error *err)
         return 0;
 }
 
-/* Runs the control program with `argument` (or none) and `input` on stdin. Leaves timeouts and
- * signals to the caller: 0 whenever it ran. */
-static int invoke(const struct mps_endpoint *ep, const char *argument, const char *input,
-                  int timeout_ms, struct spawn_result *ret_result, struct error *err)
+/* Runs the control program with `arguments` (NULL-terminated; NULL: none) and `input` on stdin,
+ * as `credentials`' user when given. Leaves timeouts and signals to the caller: 0 whenever it
+ * ran. */
+static int invoke(const struct mps_endpoint *ep, const char *const *arguments,
+                  const struct spawn_credentials *credentials, const char *input, int timeout_ms,
+                  struct spawn_result *ret_result, struct error *err)
 {
         int r = check_endpoint(ep, err);
         if (r < 0)
@@ -124,7 +126,9 @@ static int invoke(const struct mps_endpoint *ep, const char *argument, const cha
                 return error_set(err, r, "cannot build the MPS control program's environment: %s",
                                  strerror(-r));
         }
-        char *argv[] = {(char *)ep->program, (char *)argument, NULL};
+        char *argv[4] = {(char *)ep->program, NULL};
+        for (size_t i = 0; arguments && arguments[i] && i + 2 < ELEMENTSOF(argv); i++)
+                argv[i + 1] = (char *)arguments[i];
         struct spawn_options options = {
             .path = ep->program,
             .argv = argv,
@@ -132,6 +136,7 @@ static int invoke(const struct mps_endpoint *ep, const char *argument, const cha
             .stdin_data = input,
             .stdin_size = input ? strlen(input) : 0,
             .timeout_ms = timeout_ms,
+            .credentials = credentials,
         };
         r = spawn_run(&options, ret_result, err);
         env_builder_done(&env);
@@ -166,7 +171,9 @@ int mps_control_start(const struct mps_endpoint *ep, struct error *err)
                                  ep->pipe_dir, MPS_CONTROL_PIPE_DIR_MAX);
         int timeout = endpoint_timeout(ep);
         struct spawn_result res = {0};
-        r = invoke(ep, "-d", NULL, timeout, &res, err);
+        static const char *const daemon[] = {"-d", NULL}, *const shared[] = {"-d", "-M", NULL};
+        r = invoke(ep, ep->multiuser ? shared : daemon, ep->daemon_credentials, NULL, timeout, &res,
+                   err);
         if (r < 0)
                 return error_prefix(err, "cannot start an MPS control daemon on %s", ep->pipe_dir);
         char how[160];
@@ -248,7 +255,7 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
                 if (left <= 0)
                         return busy_error(ep, timeout_ms, attempts, turn >= 0, err);
                 attempts++;
-                r = invoke(ep, NULL, commands, (int)left, &res, err);
+                r = invoke(ep, NULL, NULL, commands, (int)left, &res, err);
                 if (r < 0)
                         return error_prefix(err, "cannot ask the MPS control daemon on %s",
                                             ep->pipe_dir);
@@ -423,118 +430,60 @@ int mps_control_shutdown_server(const struct mps_endpoint *ep, pid_t server, str
         return command_without_answer(ep, command, "shutdown_server", 0, err);
 }
 
-int mps_control_set_default_active_thread_percentage(const struct mps_endpoint *ep,
-                                                     unsigned percent, double *ret_read_back,
-                                                     struct error *err)
+int mps_control_set_defaults(const struct mps_endpoint *ep, const struct mps_defaults *want,
+                             struct mps_defaults_answer *ret_read, struct error *err)
 {
-        static const char name[] = "set_default_active_thread_percentage";
-        if (percent < 1 || percent > 100)
+        const unsigned long long mib = 1ULL << 20;
+        if (want->thread_percentage > 100)
                 return error_set(err, -EINVAL,
                                  "active thread percentage %u is out of range: give 1 to 100",
-                                 percent);
-        /* The set answers with the value in force afterwards: that is the read-back. */
-        char command[64];
-        (void)snprintf(command, sizeof(command), "%s %u\n", name, percent);
-        struct spawn_result res;
-        int r = query_ok(ep, command, 0, name, &res, err);
-        if (r < 0)
-                return r;
-        double value;
-        r = on_daemon(ep, mps_answer_percentage(name, res.out, res.out_size, &value, err), err);
-        spawn_result_done(&res);
-        if (r < 0)
-                return r;
-        double difference = value - (double)percent;
-        if (difference > 0.05 || difference < -0.05)
-                return error_set(err, -EINVAL,
-                                 "MPS control daemon on %s kept the default active thread "
-                                 "percentage at %.1f when set to %u",
-                                 ep->pipe_dir, value, percent);
-        *ret_read_back = value;
-        return 0;
-}
-
-/* A device key goes into a command line: nothing but letters, digits and '-' may pass. */
-static bool is_device_key(const char *device)
-{
-        if (!device || !device[0] || strlen(device) > 96)
-                return false;
-        for (const char *p = device; *p; p++)
-                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                      (*p >= 'A' && *p <= 'Z') || *p == '-'))
-                        return false;
-        return true;
-}
-
-int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *ep,
-                                                    const char *device, unsigned long long bytes,
-                                                    struct mps_pinned_limit *ret_read_back,
-                                                    struct error *err)
-{
-        static const char name[] = "set_default_device_pinned_mem_limit";
-        const unsigned long long mib = 1ULL << 20, gib = 1ULL << 30;
-        if (!is_device_key(device))
-                return error_set(err, -EINVAL, "invalid device key \"%s\" for %s",
-                                 device ? device : "", name);
-        if (bytes == 0 || bytes % mib != 0)
+                                 want->thread_percentage);
+        if (want->pinned_bytes % mib != 0)
                 return error_set(err, -EINVAL,
                                  "pinned memory limit of %llu bytes: give a whole number of MiB "
                                  "above 0",
-                                 bytes);
-        char value[32];
-        if (bytes % gib == 0)
-                (void)snprintf(value, sizeof(value), "%lluG", bytes / gib);
-        else
-                (void)snprintf(value, sizeof(value), "%lluM", bytes / mib);
-        char command[320];
-        (void)snprintf(command, sizeof(command),
-                       "%s %s %s\nget_default_device_pinned_mem_limit %s\n", name, device, value,
-                       device);
-        struct spawn_result res;
-        int r = query_ok(ep, command, 0, name, &res, err);
-        if (r < 0)
-                return r;
-        /* The set prints nothing, so the text is the get's answer alone. */
-        struct mps_pinned_limit limit;
-        r = on_daemon(ep, mps_answer_pinned_limit(name, res.out, res.out_size, &limit, err), err);
-        spawn_result_done(&res);
-        if (r < 0)
-                return r;
-        if (!limit.set || limit.bytes > bytes)
-                return error_set(err, -EINVAL,
-                                 "MPS control daemon on %s reads back the default pinned memory "
-                                 "limit of device %s as %s after it was set to %s",
-                                 ep->pipe_dir, device, limit.set ? limit.text : "unset", value);
-        *ret_read_back = limit;
-        return 0;
-}
-
-int mps_control_set_default_client_priority(const struct mps_endpoint *ep, int priority,
-                                            int *ret_read_back, struct error *err)
-{
-        static const char name[] = "set_default_client_priority";
-        if (priority < 0 || priority > 1)
+                                 want->pinned_bytes);
+        if (want->client_priority < -1 || want->client_priority > 1)
                 return error_set(err, -EINVAL,
                                  "client priority %d is out of range: give 0 (normal) or 1 "
                                  "(below normal)",
-                                 priority);
-        char command[96];
-        (void)snprintf(command, sizeof(command), "%s %d\nget_default_client_priority\n", name,
-                       priority);
+                                 want->client_priority);
+        char commands[512] = "", line[128];
+        if (want->thread_percentage > 0) {
+                (void)snprintf(line, sizeof(line), "set_default_active_thread_percentage %u\n",
+                               want->thread_percentage);
+                (void)strcat(commands, line);
+        }
+        if (want->pinned_bytes > 0) {
+                char value[32];
+                mps_pinned_limit_format(want->pinned_bytes, value, sizeof(value));
+                (void)snprintf(line, sizeof(line), "set_default_device_pinned_mem_limit 0 %s\n",
+                               value);
+                (void)strcat(commands, line);
+        }
+        if (want->client_priority >= 0) {
+                (void)snprintf(line, sizeof(line), "set_default_client_priority %d\n",
+                               want->client_priority);
+                (void)strcat(commands, line);
+        }
+        (void)strcat(commands, MPS_DEFAULTS_COMMANDS);
         struct spawn_result res;
-        int r = query_ok(ep, command, 0, name, &res, err);
+        int r = query_ok(ep, commands, 0, "set_default_*", &res, err);
         if (r < 0)
                 return r;
-        int value;
-        r = on_daemon(ep, mps_answer_priority(name, res.out, res.out_size, &value, err), err);
+        r = on_daemon(
+            ep,
+            mps_answer_defaults(res.out, res.out_size, want->thread_percentage > 0, ret_read, err),
+            err);
         spawn_result_done(&res);
-        if (r < 0)
-                return r;
-        if (value != priority)
-                return error_set(err, -EINVAL,
-                                 "MPS control daemon on %s reads back the default client "
-                                 "priority as %d after it was set to %d",
-                                 ep->pipe_dir, value, priority);
-        *ret_read_back = value;
-        return 0;
+        return r;
+}
+
+int mps_control_start_server(const struct mps_endpoint *ep, unsigned uid, struct error *err)
+{
+        if (uid == (unsigned)-1)
+                return error_set(err, -EINVAL, "invalid user id %u for start_server", uid);
+        char command[64];
+        (void)snprintf(command, sizeof(command), "start_server -uid %u\n", uid);
+        return command_without_answer(ep, command, "start_server", 0, err);
 }

@@ -34,6 +34,10 @@ struct mps_endpoint {
         const char *log_dir;     /* CUDA_MPS_LOG_DIRECTORY; NULL: not set */
         int timeout_ms;          /* per invocation; 0: MPS_CONTROL_TIMEOUT_MS_DEFAULT */
         int turn_wait_ms;        /* for the daemon's turn; 0: MPS_CONTROL_TURN_WAIT_MS_DEFAULT */
+        /* mps_control_start only: the user the daemon runs as (NULL: ours), and -M (servers
+         * shared by the clients of every user). Queries run as we do. */
+        const struct spawn_credentials *daemon_credentials;
+        bool multiuser;
 };
 
 /* Finds the control program: $MPSMIG_MPS_CONTROL (absolute, executable) or else the first
@@ -48,7 +52,8 @@ int mps_control_find(char **ret_program, struct error *err);
  * through from the current environment when set. `builder` must be empty (ENV_BUILDER_INIT). */
 int mps_control_environment(const struct mps_endpoint *endpoint, struct env_builder *builder);
 
-/* Runs `program -d` and waits for it (not for the daemon it leaves). 0 when it exited 0;
+/* Runs `program -d` (`-d -M` with multiuser; as daemon_credentials' user when set) and waits for
+ * it (not for the daemon it leaves). 0 when it exited 0;
  * otherwise one sentence in `err`: -EALREADY (a daemon already runs on this pipe folder),
  * -ENODEV (exit 100: the driver does not know the device), -ENOENT (pipe folder not accessible),
  * -ENAMETOOLONG (pipe folder longer than MPS_CONTROL_PIPE_DIR_MAX, refused before running),
@@ -93,21 +98,28 @@ int mps_control_quit(const struct mps_endpoint *endpoint, unsigned timeout_secon
 int mps_control_shutdown_server(const struct mps_endpoint *endpoint, pid_t server,
                                 struct error *err);
 
-/* Each setter validates first (the control program silently keeps the old value on a bad one),
- * sets and reads back in one invocation, and reports the value read:
- * percent 1-100; -EINVAL if the read-back differs from what was set. */
-int mps_control_set_default_active_thread_percentage(const struct mps_endpoint *endpoint,
-                                                     unsigned percent, double *ret_read_back,
-                                                     struct error *err);
+/* Default limits for a daemon to give the servers it starts from now on, each optional. */
+struct mps_defaults {
+        unsigned thread_percentage;      /* 1-100; 0: leave it */
+        unsigned long long pinned_bytes; /* a whole number of MiB above 0, keyed by device 0; 0:
+                                          * leave it */
+        int client_priority;             /* 0 (normal) or 1 (below normal); -1: leave it */
+};
+#define MPS_DEFAULTS_KEEP                                                                          \
+        {                                                                                          \
+                0, 0, -1                                                                           \
+        }
 
-/* `device` is the key ("0", or a UUID); bytes > 0, a whole number of MiB (sent as "<n>G" when a
- * whole number of GiB, else "<n>M"). The read-back is rounded down by the program (1500M reads
- * back 1G): -EINVAL only if it reads back unset or above what was set. */
-int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *endpoint,
-                                                    const char *device, unsigned long long bytes,
-                                                    struct mps_pinned_limit *ret_read_back,
-                                                    struct error *err);
+/* Sets what `want` asks for (validated first: the control program keeps the old value silently
+ * on a bad one) and reads every default back, in one invocation: the pinned limit by command
+ * keyed by device 0 (the daemon's one device; in the daemon's environment driver 580 does not
+ * apply it). *ret_read is what the daemon says now; comparing it with `want` is the caller's, the
+ * pinned limit reading back rounded down to whole G (mps_pinned_limit_read_back). -EINVAL for a
+ * value out of range, without running anything. MPS_DEFAULTS_KEEP only reads. */
+int mps_control_set_defaults(const struct mps_endpoint *endpoint, const struct mps_defaults *want,
+                             struct mps_defaults_answer *ret_read, struct error *err);
 
-/* priority 0 (normal) or 1 (below normal); -EINVAL if the read-back differs. */
-int mps_control_set_default_client_priority(const struct mps_endpoint *endpoint, int priority,
-                                            int *ret_read_back, struct error *err);
+/* start_server -uid UID: the daemon starts a server for that user now instead of on its first
+ * client. It answers at once (3-4 ms on driver 580); the server is ready later
+ * (docs/driver-facts.md): look for it with get_server_list and ps. */
+int mps_control_start_server(const struct mps_endpoint *endpoint, unsigned uid, struct error *err);

@@ -252,13 +252,15 @@ int layout_make(const struct layout *layout, const char *uuid, int *ret_pipe_fd,
         }
         char pipe_name[LAYOUT_UUID_MAX + 16], log_name[LAYOUT_UUID_MAX + 16];
         folder_names(layout, uuid, pipe_name, log_name, sizeof(pipe_name));
+        uid_t owner = layout->handed ? layout->daemon_uid : geteuid();
+        gid_t group = layout->handed ? layout->daemon_gid : (gid_t)-1;
         _cleanup_close_ int pipe_fd = -1;
-        r = safe_fs_make_folder(base, base_path, pipe_name, LAYOUT_FOLDER_MODE, &pipe_fd,
-                                &made.pipe_dir, err);
+        r = safe_fs_make_folder_for(base, base_path, pipe_name, LAYOUT_FOLDER_MODE, owner, group,
+                                    &pipe_fd, &made.pipe_dir, err);
         if (r < 0)
                 return r;
-        r = safe_fs_make_folder(base, base_path, log_name, LAYOUT_FOLDER_MODE, NULL, &made.log_dir,
-                                err);
+        r = safe_fs_make_folder_for(base, base_path, log_name, LAYOUT_FOLDER_MODE, owner, group,
+                                    NULL, &made.log_dir, err);
         if (r < 0)
                 return r;
         if (ret_made)

@@ -32,6 +32,12 @@ enum layout_kind {
 struct layout {
         enum layout_kind kind;
         char runtime_dir[PATH_MAX]; /* absolute, no trailing '/'; holds the node lock */
+        /* The daemons run as another user (the configuration's `user =`, default layout only):
+         * layout_make hands each target's pipe and log folders to daemon_uid:daemon_gid, while
+         * <runtime folder>/<UUID> stays ours, so that the user cannot swap them for links. */
+        bool handed;
+        uid_t daemon_uid;
+        gid_t daemon_gid;
 };
 
 /* One target's folders. */
@@ -72,8 +78,9 @@ struct layout_made {
         bool log_dir;
 };
 
-/* Makes the target's folders (each checked, marked when made) and returns its pipe folder open
- * in *ret_pipe_fd; *ret_made (may be NULL) says which were new. */
+/* Makes the target's folders (each checked, marked when made; the pipe and log folders handed to
+ * the daemons' user when layout->handed) and returns its pipe folder open in *ret_pipe_fd;
+ * *ret_made (may be NULL) says which were new. */
 int layout_make(const struct layout *layout, const char *uuid, int *ret_pipe_fd,
                 struct layout_made *ret_made, struct error *err);
 

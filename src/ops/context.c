@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/flock_wait.h"
@@ -17,6 +19,26 @@
 #include "driver/nvml.h"
 #include "node/lock.h"
 #include "node/target_name.h"
+
+void ops_user_name(uid_t uid, char *buffer, size_t size)
+{
+        struct passwd entry;
+        struct passwd *found = NULL;
+        char text[1024];
+        if (getpwuid_r(uid, &entry, text, sizeof(text), &found) == 0 && found)
+                (void)snprintf(buffer, size, "%s", found->pw_name);
+        else
+                (void)snprintf(buffer, size, "%u", (unsigned)uid);
+}
+
+void ops_process_user(pid_t pid, char *buffer, size_t size)
+{
+        uid_t uid;
+        if (process_uid(pid, &uid) < 0)
+                (void)snprintf(buffer, size, "?");
+        else
+                ops_user_name(uid, buffer, size);
+}
 
 long long ops_now_ms(void)
 {
@@ -36,6 +58,17 @@ int ops_context_prepare(const struct ops_options *options, struct ops_context *r
         int r = layout_init(options->layout_kind, options->runtime_dir, &context.layout, err);
         if (r < 0)
                 return r;
+        const struct config *config = options->config;
+        if (config && config->user.set && config->user.id != geteuid()) {
+                context.daemon_user = true;
+                context.daemon_credentials = (struct spawn_credentials){
+                    .uid = (uid_t)config->user.id,
+                    .gid = (gid_t)config->group.id,
+                };
+                context.layout.handed = true;
+                context.layout.daemon_uid = context.daemon_credentials.uid;
+                context.layout.daemon_gid = context.daemon_credentials.gid;
+        }
         *ret_context = context;
         return 0;
 }
@@ -65,9 +98,38 @@ int ops_context_resolve(struct ops_context *context, struct node *node, struct e
         context->node = node;
         if (context->options.orphans)
                 return ops_resolve_with_orphans(context, err);
-        return target_resolve(node, context->options.names, context->options.name_count,
-                              context->options.whole_gpus, false, &context->targets,
-                              &context->target_count, err);
+        int r = target_resolve(node, context->options.names, context->options.name_count,
+                               context->options.whole_gpus, false, &context->targets,
+                               &context->target_count, err);
+        if (r < 0)
+                return r;
+        return ops_context_select(context, err);
+}
+
+int ops_context_select(struct ops_context *context, struct error *err)
+{
+        const struct ops_options *options = &context->options;
+        if (!options->config || options->name_count > 0)
+                return 0;
+        return config_select(options->config, context->node, options->config_strict,
+                             context->targets, &context->target_count, err);
+}
+
+int ops_context_limits(struct ops_context *context, struct error *err)
+{
+        free(context->limits);
+        context->limits = calloc(context->target_count + 1, sizeof(*context->limits));
+        if (!context->limits)
+                return error_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < context->target_count; i++)
+                context->limits[i] = (struct target_limits){.priority = -1};
+        const struct config *config = context->options.config;
+        if (!config)
+                return 0;
+        int r = config_check_node(config, context->node, NULL, err);
+        for (size_t i = 0; r == 0 && i < context->target_count; i++)
+                r = config_limits_for(config, &context->targets[i], &context->limits[i], err);
+        return r;
 }
 
 int ops_context_open(const struct ops_options *options, struct ops_context *ret_context,
@@ -95,6 +157,7 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
 
 void ops_context_done(struct ops_context *context)
 {
+        free(context->limits);
         free(context->daemons);
         free(context->orphan_uuids);
         free(context->program);

@@ -9,9 +9,11 @@
 
 #include "base/error.h"
 #include "driver/mps_answer.h"
+#include "driver/mps_control.h"
 #include "node/daemon_scan.h"
 #include "node/layout.h"
 #include "node/node.h"
+#include "ops/config.h"
 
 #define OPS_START_TIMEOUT_MS_DEFAULT  10000 /* until a new daemon answers */
 #define OPS_STOP_TIMEOUT_MS_DEFAULT   10000 /* `quit -t`: how long clients get */
@@ -36,6 +38,12 @@ struct ops_options {
          * layout (TARGET_ORPHAN), after NVML's targets; a TARGET that is such a device's whole
          * UUID names it. */
         bool orphans;
+        /* The configuration file (ops/config.h); NULL: none. Without TARGET names its include
+         * and exclude choose the targets; start and set apply its limits. */
+        const struct config *config;
+        /* start, set, config check: a UUID or GPU index that the file names must be on the node
+         * (stop and status serve a node whose layout changed). */
+        bool config_strict;
 };
 
 /* Why ops_context_open failed, for the exit status. */
@@ -59,6 +67,12 @@ struct ops_context {
         size_t daemon_count;
         char (*orphan_uuids)[NODE_UUID_MAX]; /* what TARGET_ORPHAN targets point into */
         size_t orphan_count;
+        /* One per target, what the configuration gives it (ops_context_limits); NULL until then. */
+        struct target_limits *limits;
+        /* The configuration's `user =` names another user than ours: start runs the daemons as
+         * that user (and layout.handed gives their folders to it). */
+        bool daemon_user;
+        struct spawn_credentials daemon_credentials;
 };
 
 /* Fills the context: layout, NVML discovery, TARGET resolution, control program. The daemon scan
@@ -67,7 +81,8 @@ int ops_context_open(const struct ops_options *options, struct ops_context *ret_
                      enum ops_failure *ret_failure, struct error *err);
 
 /* The first step of ops_context_open alone: the options and the layout (a failure is a usage
- * error). `start` takes the rest in its own order, reading NVML while it starts daemons. */
+ * error), and the daemons' user from the configuration. `start` takes the rest in its own order,
+ * reading NVML while it starts daemons. */
 int ops_context_prepare(const struct ops_options *options, struct ops_context *ret_context,
                         struct error *err);
 
@@ -85,6 +100,15 @@ void ops_context_done(struct ops_context *context);
  * layout: /tmp/mps_<UUID> of devices the node cache lists), NVML's targets resolved from the
  * other names, and the orphans appended (all of them without names). Returns the target count. */
 int ops_resolve_with_orphans(struct ops_context *context, struct error *err);
+
+/* Keeps of context->targets those the configuration's include and exclude choose, when no
+ * TARGET was named (targets named on the command line win over the file). */
+int ops_context_select(struct ops_context *context, struct error *err);
+
+/* Fills context->limits from the configuration, after checking its sections against the node
+ * (config_check_node): -EINVAL with FILE:LINE for a section that names nothing here or a share of
+ * memory NVML did not give. Without a configuration every target gets no limits. */
+int ops_context_limits(struct ops_context *context, struct error *err);
 
 /* Appends one TARGET_LOST_GPU per lost GPU when no TARGET was named (status shows them). 0 or
  * -ENOMEM. */
@@ -112,6 +136,12 @@ bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, in
 /* Runs work(context, index, items) for every index below `count` on up to OPS_PARALLEL_MAX
  * threads, and returns when all are done. */
 void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared);
+
+/* The name of user `uid`, or the number when it has none: for reports. */
+void ops_user_name(uid_t uid, char *buffer, size_t size);
+
+/* The name of the user process `pid` runs as ("?" when it cannot be read). */
+void ops_process_user(pid_t pid, char *buffer, size_t size);
 
 /* Milliseconds on CLOCK_MONOTONIC, for deadlines and durations. */
 long long ops_now_ms(void);
@@ -180,6 +210,17 @@ enum start_outcome {
         START_FAILED,
 };
 
+/* What start did about a target's configured limits and its server started ahead. */
+struct start_limits {
+        struct target_limits asked; /* from the configuration; target_limits_any() false: none */
+        bool read_back;             /* `read` holds what the daemon reads back */
+        struct mps_defaults_answer read;
+        pid_t server;         /* the server ready for clients (started ahead, or found); 0: none */
+        char server_user[64]; /* the user its process runs as */
+        long long server_ms;  /* until it was ready */
+        struct error error;   /* the limits or the server did not take: why; empty otherwise */
+};
+
 struct start_result {
         const struct target *target;
         struct layout_paths paths;
@@ -188,6 +229,7 @@ struct start_result {
         pid_t stale_pid;      /* START_RECOVERED: the dead daemon its pid file named */
         long long elapsed_ms; /* this target's work, up to its daemon answering */
         struct error error;   /* START_FAILED: why, in one sentence */
+        struct start_limits limits;
 };
 
 /* A daemon that start began from the node cache for a device NVML then did not list (the MIG
@@ -201,7 +243,8 @@ struct start_withdrawal {
 struct start_report {
         struct start_result *results; /* one per context->targets entry, in that order */
         size_t failed;
-        size_t from_cache; /* results worked on before NVML answered, from the node cache */
+        size_t limits_failed; /* daemons that run but did not take their limits or server */
+        size_t from_cache;    /* results worked on before NVML answered, from the node cache */
         struct start_withdrawal *withdrawals;
         size_t withdrawal_count;
         size_t withdrawals_failed; /* daemons that could not be stopped again */
@@ -216,10 +259,13 @@ struct start_report {
  * its targets; a target started ahead that NVML confirms keeps its result, a daemon started ahead
  * for a device NVML does not list is stopped again (a withdrawal), the targets the cache did not
  * know are started now, and the cache is updated. Each daemon is waited for (at most
- * options.timeout_ms) until it answers. Returns 0 with *ret_report filled (free it with
- * start_report_done), or a negative errno with `err` and *ret_failure when nothing could be
- * started: NVML, the TARGET names, the control program, the runtime folder, the lock. Daemons
- * started ahead are stopped again in that case.
+ * options.timeout_ms) until it answers. Then every running daemon gets the limits the
+ * configuration gives its target (set, read back, compared: start_limits) and, where it names a
+ * user, a server started ahead and waited for until it takes clients. Returns 0 with *ret_report
+ * filled (free it with start_report_done), or a negative errno with `err` and *ret_failure when
+ * nothing could be started: NVML, the TARGET names, the configuration over this node, the
+ * control program, the runtime folder, the lock. Daemons started ahead are stopped again in that
+ * case.
  */
 int ops_start(struct ops_context *context, struct start_report *ret_report,
               enum ops_failure *ret_failure, struct error *err);
@@ -273,3 +319,52 @@ int ops_status(struct ops_context *context, struct status_result *results, struc
 void status_results_done(struct status_result *results, size_t count);
 
 const char *daemon_state_string(enum daemon_state state);
+
+/* ---- set ---- */
+
+/* What `mpsmig set` asks of every target's daemon. */
+struct set_request {
+        struct mps_defaults want; /* pinned_bytes is ignored when pinned_percent is given */
+        unsigned pinned_percent;  /* 1-100: that share of each target's memory; 0: none */
+};
+
+enum set_outcome {
+        SET_APPLIED,     /* set and read back as asked (a pinned limit as the program rounds it) */
+        SET_NOT_RUNNING, /* no daemon answers for the target: nothing to change */
+        SET_MISMATCH,    /* the daemon reads back something else */
+        SET_FAILED,      /* the query failed */
+};
+
+/* A server that runs while the defaults change: it keeps the limits it started with. */
+struct set_server {
+        pid_t pid;
+        char user[64];
+};
+
+struct set_result {
+        const struct target *target;
+        struct layout_paths paths;
+        enum set_outcome outcome;
+        struct mps_defaults want; /* for this target (a percentage made bytes) */
+        bool before_known;        /* `before` holds the defaults the daemon had */
+        struct mps_defaults_answer before;
+        bool read_back; /* `read` holds what the daemon reads back */
+        struct mps_defaults_answer read;
+        struct set_server *servers; /* running when the defaults changed */
+        size_t server_count;
+        struct error error; /* not running, mismatch, failed: why */
+};
+
+/*
+ * Changes the default limits of every target's running daemon, in parallel, without the node lock
+ * (start and stop are not held up; each query takes the daemon's turn): reads its servers and
+ * defaults, sets what `request` asks, reads them back and compares. MPS gives new defaults to
+ * servers started afterwards; the servers running then keep theirs, and are listed. `results` has
+ * context->target_count entries; free them with set_results_done(). 0, or a negative errno when
+ * nothing could be asked.
+ */
+int ops_set(struct ops_context *context, const struct set_request *request,
+            struct set_result *results, struct error *err);
+void set_results_done(struct set_result *results, size_t count);
+
+const char *set_outcome_string(enum set_outcome outcome);

@@ -201,6 +201,8 @@ int ops_resolve_with_orphans(struct ops_context *context, struct error *err)
         if (options->name_count == 0 || rest_count > 0) {
                 r = target_resolve(context->node, rest, rest_count, options->whole_gpus, false,
                                    &context->targets, &context->target_count, err);
+                if (r == 0)
+                        r = ops_context_select(context, err);
                 if (r < 0)
                         return r;
         }

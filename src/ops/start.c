@@ -27,6 +27,7 @@
 #include "node/node_cache.h"
 #include "node/target_name.h"
 #include "ops/env.h"
+#include "ops/limits.h"
 #include "ops/ops.h"
 #include "ops/placement.h"
 
@@ -295,6 +296,8 @@ static int start_target(struct ops_context *context, const struct target *target
             .pipe_dir = paths->pipe_dir,
             .log_dir = paths->log_dir,
             .timeout_ms = remaining_ms(deadline),
+            .daemon_credentials = context->daemon_user ? &context->daemon_credentials : NULL,
+            .multiuser = context->options.config && context->options.config->multiuser,
         };
         const struct mps_daemon *ours = ops_daemon_on(context, paths->pipe_dir);
         if (ours)
@@ -379,6 +382,56 @@ static void start_all(struct ops_context *context, const struct target *targets,
                                                           : OPS_START_TIMEOUT_MS_DEFAULT,
         };
         ops_parallel(count, start_one, &job);
+}
+
+struct limits_job {
+        struct ops_context *context;
+        struct start_result *results;
+        int timeout_ms;
+};
+
+/* The configured limits and server of one running daemon. */
+static void limits_one(void *shared, size_t index)
+{
+        struct limits_job *job = shared;
+        struct start_result *result = &job->results[index];
+        struct start_limits *limits = &result->limits;
+        limits->asked = job->context->limits[index];
+        if (result->outcome == START_FAILED || !target_limits_any(&limits->asked))
+                return;
+        long long began = ops_now_ms();
+        struct mps_endpoint endpoint = {
+            .program = job->context->program,
+            .device_uuid = result->target->uuid,
+            .pipe_dir = result->paths.pipe_dir,
+            .log_dir = result->paths.log_dir,
+            .timeout_ms = job->timeout_ms,
+        };
+        struct mps_defaults want = limits_wanted(&limits->asked);
+        int r = limits_apply(&endpoint, &want, &limits->read, &limits->error);
+        limits->read_back = r == 0 || r == -EIO;
+        if (r < 0 || !limits->asked.server)
+                return;
+        r = limits_server_ahead(&endpoint, limits->asked.server_uid, began + job->timeout_ms,
+                                &limits->server, &limits->error);
+        if (r == 0) {
+                limits->server_ms = ops_now_ms() - began;
+                ops_process_user(limits->server, limits->server_user, sizeof(limits->server_user));
+        }
+}
+
+static void apply_limits(struct ops_context *context, struct start_report *report)
+{
+        struct limits_job job = {
+            .context = context,
+            .results = report->results,
+            .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
+                                                          : OPS_START_TIMEOUT_MS_DEFAULT,
+        };
+        ops_parallel(context->target_count, limits_one, &job);
+        for (size_t i = 0; i < context->target_count; i++)
+                if (report->results[i].limits.error.message[0])
+                        report->limits_failed++;
 }
 
 /* NVML, read while daemons start: on the H100 it costs about 20 ms per command, as much as a
@@ -583,9 +636,19 @@ static void ahead_start(struct ops_context *context, int runtime_fd, struct ahea
         struct error ignored = {0};
         if (node_cache_read(runtime_fd, &ahead->node) < 0)
                 return;
+        /* A configuration that does not fit the cached node is refused once NVML confirms the
+         * node: nothing starts ahead of that. */
+        if (context->options.config &&
+            config_check_node(context->options.config, ahead->node, NULL, &ignored) < 0) {
+                ahead_done(ahead);
+                return;
+        }
         if (target_resolve(ahead->node, context->options.names, context->options.name_count,
                            context->options.whole_gpus, false, &ahead->targets, &ahead->count,
                            &ignored) < 0 ||
+            (context->options.config && context->options.name_count == 0 &&
+             config_select(context->options.config, ahead->node, false, ahead->targets,
+                           &ahead->count, &ignored) < 0) ||
             ahead->count == 0) {
                 ahead_done(ahead);
                 return;
@@ -738,8 +801,17 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
 {
         _cleanup_(start_report_done) struct start_report report = {0};
         _cleanup_(ahead_done) struct ahead ahead = {0};
-        _cleanup_(discovery_abandon) struct discovery discovery = {0};
+        _cleanup_(discovery_abandon) struct discovery discovery = {.pipe_fd = -1};
         *ret_failure = OPS_FAILURE_NONE;
+        /* Only root can start a program as another user: said before anything is read. */
+        if (context->daemon_user && geteuid() != 0) {
+                *ret_failure = OPS_FAILURE_USAGE;
+                return ini_error_at(err, -EPERM, context->options.config->path,
+                                    context->options.config->user.line,
+                                    "user = %s: only root can run the daemons as another user; "
+                                    "run mpsmig start as root, or leave user out",
+                                    context->options.config->user.name);
+        }
         discovery_begin(&discovery);
 
         struct error program_error = {0};
@@ -790,6 +862,13 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
                 return r;
         }
 
+        /* A configuration that does not fit this node starts nothing. */
+        r = ops_context_limits(context, err);
+        if (r < 0) {
+                *ret_failure = r == -ENOMEM ? OPS_FAILURE_OTHER : OPS_FAILURE_USAGE;
+                withdraw(context, &ahead, &report);
+                return r;
+        }
         report.results = calloc(context->target_count + 1, sizeof(*report.results));
         if (!report.results)
                 return error_set(err, -ENOMEM, "out of memory");
@@ -803,6 +882,7 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
         for (size_t i = 0; i < context->target_count; i++)
                 if (report.results[i].outcome == START_FAILED)
                         report.failed++;
+        apply_limits(context, &report);
         unknown_daemons(context, &report.warning);
         (void)node_cache_write(runtime_fd, context->layout.runtime_dir, context->node,
                                &report.cache_error);

@@ -3,7 +3,6 @@
  * users, clients, default limits, uptime, and any other daemon that serves the same device. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +37,6 @@ struct status_job {
         int timeout_ms;
 };
 
-static void user_name(uid_t uid, char *buffer, size_t size)
-{
-        struct passwd entry;
-        struct passwd *found = NULL;
-        char text[1024];
-        if (getpwuid_r(uid, &entry, text, sizeof(text), &found) == 0 && found)
-                (void)snprintf(buffer, size, "%s", found->pw_name);
-        else
-                (void)snprintf(buffer, size, "%u", (unsigned)uid);
-}
-
 /* Copies the other daemons that serve `uuid` from another pipe folder into the result. */
 static int collect_others(const struct ops_context *context, const char *uuid,
                           struct status_result *result)
@@ -82,7 +70,7 @@ static int fill_servers(const struct mps_overview *overview, struct status_resul
                 server->pid = overview->servers[s];
                 server->uid_known = process_uid(server->pid, &server->uid) == 0;
                 if (server->uid_known)
-                        user_name(server->uid, server->user, sizeof(server->user));
+                        ops_user_name(server->uid, server->user, sizeof(server->user));
                 else
                         (void)snprintf(server->user, sizeof(server->user), "?");
                 size_t count = 0;

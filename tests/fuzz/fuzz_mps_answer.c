@@ -103,6 +103,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 mps_overview_done(&overview);
         }
 
+        for (int thread_set = 0; thread_set <= 1; thread_set++) {
+                struct mps_defaults_answer defaults = {.client_priority = 99};
+                r = mps_answer_defaults(text, size, thread_set, &defaults, &err);
+                check_code(r, &err);
+                if (r == 0)
+                        check(defaults.thread_percentage >= 0.0 &&
+                              defaults.thread_percentage <= 100.0 &&
+                              defaults.client_priority >= 0 && defaults.client_priority <= 1000 &&
+                              (!defaults.pinned.set || defaults.pinned.text[0] != '\0'));
+                else
+                        check(defaults.client_priority == 99);
+        }
+
         size_t half = size / 2;
         r = mps_answer_start_failure(size > 0 ? data[0] : 1, text, half, text + half, size - half,
                                      "MIG-00000000-0000-0000-0000-000000000000", "/run/mps", &err);

@@ -15,6 +15,7 @@ for name in $scripts; do
         probe) bash "$here/probe.sh" "$bundle/mpsmig-probe" ;;
         lifecycle) bash "$here/lifecycle.sh" "$bundle/mpsmig" "$bundle/mpsmig-probe" ;;
         run) bash "$here/run.sh" "$bundle/mpsmig" "$bundle/mpsmig-probe" ;;
+        config_limits) bash "$here/config_limits.sh" "$bundle/mpsmig" "$bundle/mpsmig-probe" ;;
         *) bash "$here/$name.sh" "$bundle" ;;
         esac || { echo "=== tests/hw/$name.sh exited with status $?"; status=1; }
 done

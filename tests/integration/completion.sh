@@ -31,10 +31,21 @@ check_eq "verbs: every verb of mpsmig help" "$verbs" "$out"
 complete "mpsmig help sta"
 check_eq "help VERB" "start status" "$out"
 complete "mpsmig -"
-check_eq "global options" "--help --version" "$out"
+check_eq "global options" "--config --help --version" "$out"
+complete "mpsmig --config $MPSMIG_SOURCE/contrib/mpsmig.co"
+check_eq "--config: a file" "$MPSMIG_SOURCE/contrib/mpsmig.conf" "$out"
+complete "mpsmig --config /etc/x.conf sta"
+check_eq "a verb after --config FILE" "start status" "$out"
+complete "mpsmig config "
+check_eq "config's subcommand" "check" "$out"
+complete "mpsmig config check --"
+want=$("$MPSMIG" help config | grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ' | sed 's/ $//')
+check_eq "options of config check" "$want" "$out"
+complete "mpsmig set 0:1:"
+check_eq "set: target names" "0 1" "$out"
 
 # Each verb's options: exactly the long options its help names.
-for verb in list start stop status env run; do
+for verb in list start stop status env run set; do
         complete "mpsmig $verb --"
         want=$("$MPSMIG" help "$verb" | grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ' |
                 sed 's/ $//')

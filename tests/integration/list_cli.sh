@@ -42,7 +42,7 @@ sim a30-seed "$MPSMIG"
 check_eq "no verb: exit 2" 2 "$rc"
 check_eq "no verb: nothing on stdout" "" "$out"
 check_eq "no verb: the line first" "mpsmig: missing verb" "${err%%$'\n'*}"
-check_contains "no verb: the usage" "Usage: mpsmig [-h|--help] [-V|--version] VERB [ARGS...]" "$err"
+check_contains "no verb: the usage" "Usage: mpsmig [-h|--help] [-V|--version] [--config FILE] VERB [ARGS...]" "$err"
 check_contains "no verb: the verbs" "  status   " "$err"
 
 # help help: help's own usage.
@@ -59,7 +59,7 @@ check_eq "-V" "0 mpsmig 0.1.0" "$rc $out"
 sim a30-seed "$MPSMIG" --help
 check_eq "--help: exit 0" 0 "$rc"
 check_eq "--help: nothing on stderr" "" "$err"
-check_contains "--help: usage line" "Usage: mpsmig [-h|--help] [-V|--version] VERB [ARGS...]" "$out"
+check_contains "--help: usage line" "Usage: mpsmig [-h|--help] [-V|--version] [--config FILE] VERB [ARGS...]" "$out"
 check_contains "--help: lists list" "  list     Show the GPUs" "$out"
 main_help=$out
 sim a30-seed "$MPSMIG" help

@@ -1,7 +1,7 @@
 #!/bin/bash
 # simgpu's injected MPS faults (docs/simgpu-mps.md): SIMGPU_MPS_FAIL_START, _HANG_ON_QUIT,
-# _IGNORE_TERM, _SLOW_START_MS and _NO_ANSWER, each by "*" and by a UUID list that picks one
-# daemon of several.
+# _IGNORE_TERM, _SLOW_START_MS, _NO_ANSWER and _IGNORE_DEFAULTS, each by "*" or by a UUID list
+# that picks one daemon of several.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 
 MIG0=MIG-22f0c05f-5cf2-5ea2-8297-789695656dc0
@@ -82,6 +82,23 @@ check_eq "NO_ANSWER: quit is not answered either" 124 "$rc"
 alive "$pid" && pass "NO_ANSWER: the daemon keeps running" || fail "NO_ANSWER: the daemon keeps running"
 kill -TERM "$pid"
 wait_gone "$pid" && pass "NO_ANSWER: SIGTERM ends it" || fail "NO_ANSWER: SIGTERM ends it"
+ask 1 'quit\n'
+
+# --- SIMGPU_MPS_IGNORE_DEFAULTS: set_default_* answer as usual and change nothing
+SIMGPU_MPS_IGNORE_DEFAULTS=$MIG0 on 0 -d
+SIMGPU_MPS_IGNORE_DEFAULTS=$MIG0 on 1 -d
+defaults='set_default_active_thread_percentage 40\nset_default_device_pinned_mem_limit 0 2G\nset_default_client_priority 1\nget_default_active_thread_percentage\nget_default_device_pinned_mem_limit 0\nget_default_client_priority\n'
+ask 0 "$defaults"
+check_eq "IGNORE_DEFAULTS: the setters answer, nothing changes" "100.0
+100.0
+0" "$out"
+check_eq "IGNORE_DEFAULTS: status 0" 0 "$rc"
+ask 1 "$defaults"
+check_eq "IGNORE_DEFAULTS for another UUID: instance 1 takes them" "40.0
+40.0
+2G
+1" "$out"
+ask 0 'quit\n'
 ask 1 'quit\n'
 
 # --- SIMGPU_MPS_HANG_ON_QUIT: quit is accepted, the daemon never exits; SIGTERM still ends it

@@ -348,6 +348,73 @@ static void test_remove_folder_leaves_another_users_entry(void **state)
         assert_true(exists("ours/" SAFE_FS_MARKER));
 }
 
+/* A folder made and handed to another user (the daemons' user): its owner is that user, the
+ * marker stays ours; it is trusted (opened, made again, removed with what its owner wrote)
+ * because only we can write where it is; handed back when asked; never handed where others
+ * may write. */
+static void test_handed_folder(void **state)
+{
+        skip_without_root();
+        _cleanup_close_ int dir = open_base();
+        struct error err = {0};
+        int fd = -1;
+        bool created = false;
+        assert_int_equal(
+            safe_fs_make_folder_for(dir, base, "pipe", 0755, NOBODY, NOBODY, &fd, &created, &err),
+            0);
+        assert_true(created);
+        close(fd);
+        char path[4096];
+        struct stat st;
+        path_of(path, sizeof(path), "pipe");
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_uid, NOBODY);
+        assert_int_equal(st.st_gid, NOBODY);
+        assert_int_equal(st.st_mode & 07777, 0755);
+        path_of(path, sizeof(path), "pipe/" SAFE_FS_MARKER);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+
+        assert_int_equal(safe_fs_open_folder(dir, base, "pipe", &fd, &err), 0);
+        close(fd);
+        assert_int_equal(
+            safe_fs_make_folder_for(dir, base, "pipe", 0755, NOBODY, NOBODY, NULL, &created, &err),
+            0);
+        assert_false(created);
+        /* handed back to us, and over again */
+        assert_int_equal(safe_fs_make_folder_for(dir, base, "pipe", 0755, 0, 0, NULL, NULL, &err),
+                         0);
+        path_of(path, sizeof(path), "pipe");
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+        assert_int_equal(
+            safe_fs_make_folder_for(dir, base, "pipe", 0755, NOBODY, NOBODY, NULL, NULL, &err), 0);
+
+        /* what the daemon of that user wrote goes with it */
+        make_file("pipe/control.log", "log");
+        path_of(path, sizeof(path), "pipe/control.log");
+        assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+        assert_int_equal(safe_fs_remove_folder(dir, base, "pipe", &err), SAFE_FS_REMOVED);
+        assert_false(exists("pipe"));
+
+        /* nobody's folder without our marker is still nobody's */
+        make_dir("planted", 0755);
+        path_of(path, sizeof(path), "planted");
+        assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+        assert_int_equal(safe_fs_open_folder(dir, base, "planted", &fd, &err), -EPERM);
+
+        /* where others may write, nothing is handed */
+        make_dir("shared", 01777);
+        path_of(path, sizeof(path), "shared");
+        _cleanup_close_ int shared = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        assert_true(shared >= 0);
+        assert_int_equal(
+            safe_fs_make_folder_for(shared, path, "pipe", 0755, NOBODY, NOBODY, NULL, NULL, &err),
+            -EPERM);
+        assert_non_null(strstr(err.message, "others may write"));
+        assert_false(exists("shared/pipe"));
+}
+
 static void test_read_file(void **state)
 {
         _cleanup_close_ int dir = open_base();
@@ -444,6 +511,7 @@ int main(void)
             TEST(test_remove_folder_only_when_marked),
             TEST(test_remove_folder_never_follows_or_recurses),
             TEST(test_remove_folder_leaves_another_users_entry),
+            TEST(test_handed_folder),
             TEST(test_read_file),
             TEST(test_trusted_file_and_replace),
             TEST(test_describe_owner),

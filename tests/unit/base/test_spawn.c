@@ -381,6 +381,47 @@ static void test_env_builder(void **state)
         env_builder_done(&b);
 }
 
+/* As root: the child runs as nobody (65534), with its group and no supplementary group, its stdin,
+ * output and timeout handled as for any child. As anyone else: refused, naming the step. */
+static void test_credentials(void **state)
+{
+        (void)state;
+        char *argv[] = {"sh", "-c", "read a; echo \"$a $(id -u) $(id -g) $(id -G)\"; kill -TERM $$",
+                        NULL};
+        char *env[] = {"PATH=/usr/bin:/bin", NULL};
+        struct spawn_credentials nobody = {.uid = 65534, .gid = 65534};
+        struct spawn_options o = {
+            .path = "/bin/sh",
+            .argv = argv,
+            .envp = env,
+            .stdin_data = "hi\n",
+            .stdin_size = 3,
+            .timeout_ms = 5000,
+            .credentials = &nobody,
+        };
+        struct spawn_result res;
+        struct error err = {0};
+        int r = spawn_run(&o, &res, &err);
+        if (geteuid() != 0) {
+                assert_int_equal(r, -EPERM);
+                assert_non_null(strstr(err.message, "as uid 65534 gid 65534: setgroups"));
+                return;
+        }
+        assert_int_equal(r, 0);
+        assert_string_equal(res.out, "hi 65534 65534 65534\n");
+        /* the signal mask and handlers are the default ones: SIGTERM ended it */
+        assert_true(res.signaled);
+        assert_int_equal(res.term_signal, SIGTERM);
+        spawn_result_done(&res);
+
+        /* a program nobody cannot run: not run, the step named */
+        char *missing[] = {"missing", NULL};
+        o.path = "/nonexistent/missing";
+        o.argv = missing;
+        assert_int_equal(spawn_run(&o, &res, &err), -ENOENT);
+        assert_non_null(strstr(err.message, "exec failed: No such file or directory"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -397,6 +438,7 @@ int main(void)
             cmocka_unit_test(test_bad_options),
             cmocka_unit_test(test_parallel_threads),
             cmocka_unit_test(test_env_builder),
+            cmocka_unit_test(test_credentials),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

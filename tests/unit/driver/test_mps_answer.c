@@ -467,6 +467,42 @@ static void test_device_query(void **state)
                          MPS_ANSWER_NO_DAEMON);
 }
 
+static void test_defaults(void **state)
+{
+        struct mps_defaults_answer d;
+        struct error err = {0};
+        const char *set_all = "40.0\n40.0\n1G\n1\n";
+        assert_int_equal(mps_answer_defaults(set_all, strlen(set_all), true, &d, &err), 0);
+        assert_true(d.thread_percentage == 40.0);
+        assert_true(d.pinned.set);
+        assert_string_equal(d.pinned.text, "1G");
+        assert_int_equal(d.client_priority, 1);
+
+        const char *read_only = "100.0\n0\n";
+        assert_int_equal(mps_answer_defaults(read_only, strlen(read_only), false, &d, &err), 0);
+        assert_false(d.pinned.set);
+        assert_int_equal(d.client_priority, 0);
+
+        /* a setter that answered what it should not (an invalid priority) */
+        const char *refused = "100.0\nInvalid priority value - must be 0 or 1!\n0\n";
+        assert_int_equal(mps_answer_defaults(refused, strlen(refused), false, &d, &err),
+                         MPS_ANSWER_MALFORMED);
+        assert_int_equal(mps_answer_defaults("40.0\n", 5, true, &d, &err), MPS_ANSWER_MALFORMED);
+        assert_non_null(strstr(err.message, "ended before"));
+        const char *extra = "100.0\n2G\n0\n7\n";
+        assert_int_equal(mps_answer_defaults(extra, strlen(extra), false, &d, &err),
+                         MPS_ANSWER_MALFORMED);
+
+        assert_int_equal(mps_pinned_limit_read_back(1500ULL << 20), 1ULL << 30);
+        assert_int_equal(mps_pinned_limit_read_back(512ULL << 20), 512ULL << 20);
+        assert_int_equal(mps_pinned_limit_read_back(10ULL << 30), 10ULL << 30);
+        char text[32];
+        mps_pinned_limit_format(10ULL << 30, text, sizeof(text));
+        assert_string_equal(text, "10G");
+        mps_pinned_limit_format(1500ULL << 20, text, sizeof(text));
+        assert_string_equal(text, "1500M");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -485,6 +521,7 @@ int main(void)
             cmocka_unit_test(test_overview_malformed),
             cmocka_unit_test(test_start_failure),
             cmocka_unit_test(test_device_query),
+            cmocka_unit_test(test_defaults),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -294,37 +294,36 @@ static void test_lifecycle(void **state)
         assert_int_equal(o.default_client_priority, 0);
         mps_overview_done(&o);
 
-        double pct;
-        assert_int_equal(mps_control_set_default_active_thread_percentage(&f->ep, 40, &pct, &err),
-                         0);
-        assert_true(pct == 40.0);
-        assert_int_equal(mps_control_set_default_active_thread_percentage(&f->ep, 0, &pct, &err),
-                         -EINVAL);
-        assert_int_equal(mps_control_set_default_active_thread_percentage(&f->ep, 150, &pct, &err),
-                         -EINVAL);
+        /* nothing asked: only read back */
+        struct mps_defaults keep = MPS_DEFAULTS_KEEP;
+        struct mps_defaults_answer read;
+        assert_int_equal(mps_control_set_defaults(&f->ep, &keep, &read, &err), 0);
+        assert_true(read.thread_percentage == 100.0);
+        assert_false(read.pinned.set);
+        assert_int_equal(read.client_priority, 0);
 
-        struct mps_pinned_limit limit;
-        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 1500ULL << 20,
-                                                                         &limit, &err),
-                         0);
-        assert_true(limit.set);
-        assert_true(limit.bytes <= 1500ULL << 20); /* read back rounded down: 1G on driver 580 */
-        assert_int_equal(
-            mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 2ULL << 30, &limit, &err),
-            0);
-        assert_string_equal(limit.text, "2G");
-        assert_int_equal(mps_control_set_default_device_pinned_mem_limit(&f->ep, "0\nquit",
-                                                                         2ULL << 30, &limit, &err),
-                         -EINVAL);
-        assert_int_equal(
-            mps_control_set_default_device_pinned_mem_limit(&f->ep, "0", 1000, &limit, &err),
-            -EINVAL);
+        struct mps_defaults want = {
+            .thread_percentage = 40, .pinned_bytes = 1500ULL << 20, .client_priority = 1};
+        assert_int_equal(mps_control_set_defaults(&f->ep, &want, &read, &err), 0);
+        assert_true(read.thread_percentage == 40.0);
+        assert_true(read.pinned.set);
+        /* read back rounded down to whole G (driver 580: 1500M reads back 1G) */
+        assert_int_equal(read.pinned.bytes, mps_pinned_limit_read_back(1500ULL << 20));
+        assert_string_equal(read.pinned.text, "1G");
+        assert_int_equal(read.client_priority, 1);
 
-        int priority;
-        assert_int_equal(mps_control_set_default_client_priority(&f->ep, 1, &priority, &err), 0);
-        assert_int_equal(priority, 1);
-        assert_int_equal(mps_control_set_default_client_priority(&f->ep, 2, &priority, &err),
-                         -EINVAL);
+        struct mps_defaults only_pinned = {.pinned_bytes = 2ULL << 30, .client_priority = -1};
+        assert_int_equal(mps_control_set_defaults(&f->ep, &only_pinned, &read, &err), 0);
+        assert_string_equal(read.pinned.text, "2G");
+        assert_true(read.thread_percentage == 40.0);
+
+        /* refused before anything runs */
+        struct mps_defaults bad = {.thread_percentage = 150, .client_priority = -1};
+        assert_int_equal(mps_control_set_defaults(&f->ep, &bad, &read, &err), -EINVAL);
+        bad = (struct mps_defaults){.pinned_bytes = 1000, .client_priority = -1};
+        assert_int_equal(mps_control_set_defaults(&f->ep, &bad, &read, &err), -EINVAL);
+        bad = (struct mps_defaults){.client_priority = 2};
+        assert_int_equal(mps_control_set_defaults(&f->ep, &bad, &read, &err), -EINVAL);
 
         assert_int_equal(mps_control_overview(&f->ep, &o, &err), 0);
         assert_true(o.default_active_thread_percentage == 40.0);
@@ -333,14 +332,11 @@ static void test_lifecycle(void **state)
         assert_int_equal(o.default_client_priority, 1);
         mps_overview_done(&o);
 
-        /* a server, started by hand */
-        char command[64], *out;
+        /* a server, started ahead of any client */
+        char *out;
         size_t size;
         int status;
-        snprintf(command, sizeof(command), "start_server -uid %u\n", (unsigned)getuid());
-        assert_int_equal(mps_control_run(&f->ep, command, 0, &out, &size, &status, &err), 0);
-        assert_int_equal(status, 0);
-        free(out);
+        assert_int_equal(mps_control_start_server(&f->ep, (unsigned)getuid(), &err), 0);
         /* The real server takes about 190 ms to be ready; until then `ps` says "Server not
          * found" although get_server_list already lists it (docs/driver-facts.md). */
         for (int i = 0; i < 250; i++) {
