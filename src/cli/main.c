@@ -18,6 +18,8 @@ static const struct verb *const verbs[] = {
         &verb_status,
         &verb_env,
         &verb_run,
+        &verb_doctor,
+        &verb_bench,
 };
 /* clang-format on */
 

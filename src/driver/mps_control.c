@@ -538,3 +538,70 @@ int mps_control_set_default_client_priority(const struct mps_endpoint *ep, int p
         *ret_read_back = value;
         return 0;
 }
+
+int mps_control_ps(const struct mps_endpoint *ep, struct mps_ps *ret_ps, struct error *err)
+{
+        struct spawn_result res;
+        int r = query_ok(ep, "ps\n", 0, "ps", &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_ps(res.out, res.out_size, ret_ps, err), err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_pinned_limit(const struct mps_endpoint *ep, const char *device,
+                             struct mps_pinned_limit *ret_limit, struct error *err)
+{
+        static const char name[] = "get_default_device_pinned_mem_limit";
+        if (!is_device_key(device))
+                return error_set(err, -EINVAL, "invalid device key \"%s\" for %s",
+                                 device ? device : "", name);
+        char command[160];
+        (void)snprintf(command, sizeof(command), "%s %s\n", name, device);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, name, &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_pinned_limit(name, res.out, res.out_size, ret_limit, err),
+                      err);
+        spawn_result_done(&res);
+        return r;
+}
+
+int mps_control_start_server(const struct mps_endpoint *ep, uid_t uid, struct error *err)
+{
+        /* start_server answers at once; a `ps` in the same turn is answered once no server is
+         * starting any more (docs/simgpu-mps.md), whatever it says. */
+        char command[96];
+        (void)snprintf(command, sizeof(command), "start_server -uid %u\nps\n", (unsigned)uid);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, "start_server", &res, err);
+        if (r < 0)
+                return r;
+        struct mps_ps ps;
+        r = on_daemon(ep, mps_answer_ps(res.out, res.out_size, &ps, err), err);
+        spawn_result_done(&res);
+        if (r < 0)
+                return r;
+        mps_ps_done(&ps);
+        r = query_ok(ep, "get_server_list\n", 0, "get_server_list", &res, err);
+        if (r < 0)
+                return r;
+        pid_t *servers = NULL;
+        size_t count = 0;
+        r = on_daemon(
+            ep,
+            mps_answer_pid_list("get_server_list", res.out, res.out_size, &servers, &count, err),
+            err);
+        spawn_result_done(&res);
+        free(servers);
+        if (r < 0)
+                return r;
+        if (count == 0)
+                return error_set(err, -EIO,
+                                 "MPS control daemon on %s lists no server after start_server "
+                                 "-uid %u",
+                                 ep->pipe_dir, (unsigned)uid);
+        return 0;
+}

@@ -111,3 +111,17 @@ int mps_control_set_default_device_pinned_mem_limit(const struct mps_endpoint *e
 /* priority 0 (normal) or 1 (below normal); -EINVAL if the read-back differs. */
 int mps_control_set_default_client_priority(const struct mps_endpoint *endpoint, int priority,
                                             int *ret_read_back, struct error *err);
+
+/* ps: the clients with their servers (MPS_TEXT_PS_NO_SERVER gives no rows, no_server set). */
+int mps_control_ps(const struct mps_endpoint *endpoint, struct mps_ps *ret_ps, struct error *err);
+
+/* get_default_device_pinned_mem_limit DEVICE ("0" or a UUID): what it reads back under that key
+ * (ret_limit->set false when nothing). */
+int mps_control_pinned_limit(const struct mps_endpoint *endpoint, const char *device,
+                             struct mps_pinned_limit *ret_limit, struct error *err);
+
+/* start_server -uid UID, then a `ps` in the same turn, which the daemon answers once no server is
+ * starting any more; then get_server_list must list a server (-EIO otherwise). Whether the
+ * real daemon holds `ps` back that long was not read: callers that need the server ready also
+ * wait a little (docs/driver-facts-mps-control.md: 0.5 s after start_server was enough). */
+int mps_control_start_server(const struct mps_endpoint *endpoint, uid_t uid, struct error *err);
