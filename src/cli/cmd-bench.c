@@ -225,6 +225,16 @@ static int print_text(const struct ops_context *context, const struct bench_repo
         printf("\nMPS and TIME-SLICED: from the first client's first kernel to the last one's "
                "end; K/S: kernels a second, all clients;\nEFFICIENCY: MPS throughput against N "
                "times one client alone.\n");
+        for (size_t i = 0; i < report->count; i++)
+                for (int pass = 0; pass < 2; pass++) {
+                        const struct bench_point *p = pass ? &report->sliced[i] : &report->mps[i];
+                        if (p->latest_start > BENCH_LATE_SHARE * p->makespan)
+                                printf("N = %u %s: a client began %.3f s after the others%s: "
+                                       "the clients did not all work at once\n",
+                                       p->clients, pass ? "time-sliced" : "through MPS",
+                                       p->latest_start,
+                                       p->retried ? ", also when measured again" : "");
+                }
         if (report->startup_measured)
                 printf("first client's start-up (cuInit to its first kernel): server started "
                        "lazily %.3f s, started ahead %.3f s, without MPS %.3f s\n",
@@ -243,11 +253,11 @@ static double rounded(double value, double unit)
 
 static json_t *point_json(const struct bench_point *point)
 {
-        return json_pack("{s:f, s:f, s:I, s:f, s:o}", "seconds", rounded(point->makespan, 1e-6),
-                         "kernels_per_second", rounded(point->throughput, 0.1), "failed",
-                         (json_int_t)point->failed, "latest_start_seconds",
-                         rounded(point->latest_start, 1e-6), "error",
-                         json_text(point->failed ? point->error : NULL));
+        return json_pack("{s:f, s:f, s:I, s:f, s:b, s:o}", "seconds",
+                         rounded(point->makespan, 1e-6), "kernels_per_second",
+                         rounded(point->throughput, 0.1), "failed", (json_int_t)point->failed,
+                         "latest_start_seconds", rounded(point->latest_start, 1e-6), "retried",
+                         point->retried, "error", json_text(point->failed ? point->error : NULL));
 }
 
 static int print_json(const struct ops_context *context, const struct bench_report *report)
@@ -382,7 +392,7 @@ const struct verb verb_bench = {
              "                    [--plot FILE] [--layout KIND] [--runtime-dir DIR]\n"
              "                    [--whole-gpus] [--json] [TARGET]\n"
              "\n"
-             "Runs N clients (mpsmig-probe --work) at once, each launching K kernels of 8\n"
+             "Runs N clients (mpsmig-probe) at once, each launching K kernels of 8\n"
              "blocks of 128 threads that wait CYCLES cycles: through `mpsmig run` on the\n"
              "target's daemon, then the same N with no daemon (time-sliced), and one client\n"
              "alone. Shows each N's makespan and aggregate throughput, the speed-up of MPS\n"

@@ -75,11 +75,28 @@ static bool contains_word(const char *text, size_t size, const char *word)
         return false;
 }
 
+/* What a server of driver 580 logs at every client's exit, a normal one too (H200,
+ * 2026-12-02): "Server failed to recevie command with status 806, assuming client {PID: 562,
+ * Context ID: 1} exit". Not a failure. */
+static bool is_client_exit(const char *text, size_t size)
+{
+        static const char assuming[] = "assuming client {PID: ";
+        static const char end[] = "} exit";
+        for (size_t i = 0; i + sizeof(assuming) - 1 <= size; i++)
+                if (memcmp(text + i, assuming, sizeof(assuming) - 1) == 0)
+                        return size >= sizeof(end) - 1 &&
+                               memcmp(text + size - (sizeof(end) - 1), end, sizeof(end) - 1) == 0;
+        return false;
+}
+
 bool mps_log_text_is_error(const char *text, size_t size)
 {
         static const char *const words[] = {"error",  "fail",   "fault",  "invalid",
                                             "cannot", "unable", "denied", "refused"};
         static const char exited[] = "exited with status ";
+
+        if (is_client_exit(text, size))
+                return false;
 
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
                 if (contains_word(text, size, words[i]))

@@ -25,7 +25,8 @@ struct mps_log_line {
 int mps_log_parse_line(const char *line, size_t size, struct mps_log_line *ret_line);
 
 /* Whether a line's text reports a failure: it says error, fail, fault, invalid, cannot, unable,
- * denied or refused (in any case), or that a process exited with a non-zero status. */
+ * denied or refused (in any case), or that a process exited with a non-zero status; but not the
+ * line a server writes at every client's exit ("... assuming client {PID: N, ...} exit"). */
 bool mps_log_text_is_error(const char *text, size_t size);
 
 /* A pinned-memory limit the daemon was told to set: `Cmd:set_default_device_pinned_mem_limit

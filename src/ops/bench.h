@@ -20,6 +20,9 @@
  * start-up (process, `mpsmig run`, cuInit) is not in the figures: a second, and 50 ms a client. */
 #define BENCH_START_MARGIN_MS     1000
 #define BENCH_START_PER_CLIENT_MS 50
+/* A client that began later than this share of the makespan after the common start makes the
+ * point measured again, once, with a longer margin. */
+#define BENCH_LATE_SHARE 0.02
 
 struct bench_options {
         const char *self_path;  /* this mpsmig, run as `mpsmig run --on UUID -- probe ...` */
@@ -38,6 +41,7 @@ struct bench_point {
         double makespan;     /* from the first client's first launch to the last one's end */
         double throughput;   /* clients x kernels / makespan */
         double latest_start; /* the most a client began after the common start time */
+        bool retried;        /* measured again with a longer margin, a client having been late */
         char error[400];     /* the first failed client's message */
 };
 

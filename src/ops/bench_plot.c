@@ -49,16 +49,18 @@ static char *plot_script(const struct bench_report *report, const char *output)
                 "set terminal svg size 800,500 dynamic enhanced font 'sans,12' background "
                 "rgb 'white'\n"
                 "set output '%s'\n"
-                "set title \"mpsmig bench on %s%s\\n%u kernels of 8x128 threads a client, %llu "
-                "cycles each\"\n"
+                "set title \"mpsmig bench on %s%s%s%s\\n%u kernels of 8x128 threads a client, "
+                "%llu cycles each\"\n"
                 "set xlabel 'clients at once (N)'\n"
                 "set ylabel 'kernels per second, all clients'\n"
                 "set key top left\n"
                 "set grid\n"
                 "set logscale x 2\n"
                 "set xtics (",
-                output, report->target->uuid,
-                report->timings_simulated ? " (simgpu: timings simulated)" : "", report->kernels,
+                output, report->target->gpu->name,
+                report->target->mig_device ? " MIG " : " (whole GPU)",
+                report->target->mig_device ? report->target->mig_device->profile : "",
+                report->timings_simulated ? ", simgpu: timings simulated" : "", report->kernels,
                 report->spin_cycles);
         for (size_t i = 0; i < report->count; i++)
                 fprintf(f, "%s'%u' %u", i ? ", " : "", report->mps[i].clients,
@@ -97,7 +99,7 @@ static int write_script(const char *path, const char *script, struct error *err)
 int bench_plot(const struct bench_report *report, const char *path, bool *ret_script_only,
                struct error *err)
 {
-        if (strpbrk(path, "'\n\"\\"))
+        if (strpbrk(path, "'\n\"\\") || strpbrk(report->target->gpu->name, "'\n\"\\"))
                 return error_set(err, -EINVAL,
                                  "cannot plot to %s: the path may not hold quotes, backslashes "
                                  "or newlines",

@@ -383,6 +383,22 @@ static void since_stamp(double uptime_seconds, char *buffer, size_t size)
         (void)strftime(buffer, size, "%Y-%m-%d %H:%M:%S.000", &local);
 }
 
+/* Whether summary->pinned[i] is the last limit set under its key (a later one replaces it). */
+static bool last_for_key(const struct mps_log_summary *summary, size_t i)
+{
+        for (size_t k = i + 1; k < summary->pinned_count; k++)
+                if (!summary->pinned[k].per_server &&
+                    strcmp(summary->pinned[k].key, summary->pinned[i].key) == 0)
+                        return false;
+        return true;
+}
+
+/* "0", "0G", "0M": the value that clears a limit. */
+static bool is_zero(const char *value)
+{
+        return value[0] == '0' && (value[1] == '\0' || !(value[1] >= '0' && value[1] <= '9'));
+}
+
 static void check_logs(struct doctor_job *job)
 {
         if (job->status->state != DAEMON_RUNNING)
@@ -418,7 +434,9 @@ static void check_logs(struct doctor_job *job)
                 }
                 for (size_t i = 0; i < summary.pinned_count; i++) {
                         const struct mps_log_pinned *p = &summary.pinned[i];
-                        if (strcmp(p->key, "0") == 0 || strcmp(p->key, job->out->target->uuid) == 0)
+                        if (p->per_server || strcmp(p->key, "0") == 0 ||
+                            strcmp(p->key, job->out->target->uuid) == 0 ||
+                            !last_for_key(&summary, i) || is_zero(p->value))
                                 continue;
                         char action[200];
                         (void)snprintf(action, sizeof(action),
