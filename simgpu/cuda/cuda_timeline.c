@@ -25,7 +25,7 @@
 /* A launch this soon after the same process's previous kernel on the device ended is taken as
  * queued behind it, as a real launch is queued while the previous kernel runs: neither the
  * interpreter's CPU time nor the sleep's wake-up then counts as device time. */
-#define TIMELINE_QUEUED_NS 1000000ll
+#define TIMELINE_QUEUED_NS 10000000ll
 
 struct booking {
         unsigned long long context; /* 0: a free slot */
