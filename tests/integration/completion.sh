@@ -34,7 +34,7 @@ complete "mpsmig -"
 check_eq "global options" "--help --version" "$out"
 
 # Each verb's options: exactly the long options its help names.
-for verb in list start stop status env run; do
+for verb in list start stop status env run doctor bench; do
         complete "mpsmig $verb --"
         want=$("$MPSMIG" help "$verb" | grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ' |
                 sed 's/ $//')
