@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         struct mps_log_line line;
         if (mps_log_parse_line(text, size, &line) == 0) {
-                check(line.pid >= 0 && line.text >= text && line.text + line.text_size == text + size);
+                check(line.pid >= 0 && line.text >= text &&
+                      line.text + line.text_size == text + size);
                 check(strlen(line.stamp) == MPS_LOG_STAMP_LEN && line.source[0] != '\0');
         }
         (void)mps_log_text_is_error(text, size);

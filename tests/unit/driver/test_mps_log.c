@@ -19,9 +19,8 @@ static void test_parse_line(void **state)
 {
         (void)state;
         struct mps_log_line line;
-        assert_int_equal(mps_log_parse_line(S("[2026-11-25 05:53:00.600 Control   423] Cmd:ps"),
-                                            &line),
-                         0);
+        assert_int_equal(
+            mps_log_parse_line(S("[2026-11-25 05:53:00.600 Control   423] Cmd:ps"), &line), 0);
         assert_string_equal(line.stamp, "2026-11-25 05:53:00.600");
         assert_string_equal(line.source, "Control");
         assert_int_equal(line.pid, 423);
@@ -42,9 +41,9 @@ static void test_parse_line(void **state)
                          -EBADMSG);
         assert_int_equal(mps_log_parse_line(S("[2026-11-25 05:53:00.600 Control] x"), &line),
                          -EBADMSG);
-        assert_int_equal(mps_log_parse_line(S("[2026-11-25 05:53:00.600 Control 99999999999] x"),
-                                            &line),
-                         -EBADMSG);
+        assert_int_equal(
+            mps_log_parse_line(S("[2026-11-25 05:53:00.600 Control 99999999999] x"), &line),
+            -EBADMSG);
 }
 
 static void test_errors(void **state)
@@ -56,7 +55,8 @@ static void test_errors(void **state)
         assert_true(mps_log_text_is_error(S("User did not send valid credentials, access DENIED")));
         assert_false(mps_log_text_is_error(S("Server 443 exited with status 0")));
         assert_false(mps_log_text_is_error(S("NEW SERVER 443: Ready")));
-        assert_false(mps_log_text_is_error(S("No default pinned memory limit set for the device!")));
+        assert_false(
+            mps_log_text_is_error(S("No default pinned memory limit set for the device!")));
         assert_false(mps_log_text_is_error(S("User did not send valid credentials")));
         /* Driver 580 writes this at every client's exit (H200, 2026-12-02). */
         assert_false(mps_log_text_is_error(

@@ -91,9 +91,9 @@ static void test_not_a_report(void **state)
                                               "\"end\":4,\"late_seconds\":0},\"status\":\"ok\"}"),
                                             &v, &err),
                          -EBADMSG);
-        assert_int_equal(probe_report_parse(S("{\"pid\":1,\"devices\":[],\"timings\":\"real\"}"),
-                                            &v, &err),
-                         -EBADMSG);
+        assert_int_equal(
+            probe_report_parse(S("{\"pid\":1,\"devices\":[],\"timings\":\"real\"}"), &v, &err),
+            -EBADMSG);
         assert_int_equal(v.pid, 99); /* untouched on failure */
 }
 
