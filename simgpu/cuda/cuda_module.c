@@ -377,7 +377,8 @@ static uint64_t clock_ns(clockid_t clock)
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Runs the kernel before returning, then waits out its simulated time (cuda_timeline.c). A fault
+/* Runs the kernel before returning and books its simulated time (cuda_timeline.c), which the
+ * next synchronisation waits out. A fault
  * inside it (a stray address, an endless loop) does not fail the launch: as on a GPU it poisons
  * the context, and the next call that uses the context (cuCtxSynchronize, a copy) reports it.
  * Entries outside the runnable subset do nothing. */
@@ -460,6 +461,6 @@ out:
         (void)pthread_mutex_unlock(&cu_driver.lock);
         free(params);
         if (r == CUDA_SUCCESS && duration_ns > 0)
-                cu_timeline_wait(device, context_key, threads, duration_ns, (long long)launched_ns);
+                cu_timeline_book(device, context_key, threads, duration_ns, (long long)launched_ns);
         return r;
 }

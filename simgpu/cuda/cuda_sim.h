@@ -93,7 +93,9 @@ struct cu_device {
         unsigned clock_khz;     /* the SM clock under load: the product's top graphics clock */
         int timeline_fd;        /* cuda_timeline.c: the device's schedule file, once opened */
         bool timeline_tried;
-        long long timeline_last_end; /* this process's last booked kernel end, ns */
+        int timeline_slot;           /* the slot of this process's last booking, or -1 */
+        long long timeline_last_start; /* this process's last booked kernel: start, end (ns) */
+        long long timeline_last_end;
 };
 
 /* An allocation: device pointers are the addresses of private anonymous mappings, so kernels
@@ -175,13 +177,19 @@ unsigned cu_mps_scaled_sm_count(unsigned sm_count, double percentage);
 /* How many threads one SM of the device holds at once (cuDeviceGetAttribute's answer). */
 int cu_threads_per_multiprocessor(const struct cu_device *d);
 
-/* Makes the calling thread wait, in real time, for a kernel of `duration_ns` to run on the device
- * beside the other processes' kernels (cuda_timeline.c): `context` is the device context the
- * kernel runs in (the MPS server's pid for an MPS client, its own pid otherwise), `threads` how
- * many threads it keeps resident, `launched_ns` when cuLaunchKernel was entered
- * (CLOCK_MONOTONIC). Called without cu_driver.lock. */
-void cu_timeline_wait(struct cu_device *d, unsigned long long context, unsigned long long threads,
+/* Books a kernel of `duration_ns` on the device beside the other processes' kernels
+ * (cuda_timeline.c), behind this process's earlier ones: `context` is the device context it runs
+ * in (the MPS server's pid for an MPS client, its own pid otherwise), `threads` how many threads it
+ * keeps resident, `launched_ns` when cuLaunchKernel was entered (CLOCK_MONOTONIC). Returns once
+ * the process's previous kernel has begun (a queue of one behind the running kernel). Called
+ * without cu_driver.lock. */
+void cu_timeline_book(struct cu_device *d, unsigned long long context, unsigned long long threads,
                       unsigned long long duration_ns, long long launched_ns);
+
+/* Waits, in real time, until the device's kernels booked by this process have run: where the
+ * real driver waits for the GPU (cuCtxSynchronize, copies, cuMemFree, cuCtxDestroy). Called
+ * without cu_driver.lock. */
+void cu_timeline_drain(const struct cu_device *d);
 
 /* Parses a byte size with an optional binary unit: 512M, 2G, 2GB, 1024. 0 or -EINVAL. */
 int cu_parse_size(const char *text, unsigned long long *ret);

@@ -1,8 +1,10 @@
 /* Simulated time on a shared device: every process that launches a kernel of measurable length
- * books it in one schedule file per device and then sleeps until its booked end, so that kernels
- * of different device contexts run one after another (time-slicing: a process without MPS is a
- * context of its own, all clients of one MPS server share the server's) while kernels of one
- * context run side by side as long as their threads fit the device's SMs. Waiting costs no CPU. */
+ * books it in one schedule file per device, behind its own earlier kernels as a stream queues
+ * them (one waiting behind the one that runs), and sleeps until its last booked end where the
+ * real driver would wait for the GPU (a synchronisation, a copy), so that kernels of different device contexts run one after another
+ * (time-slicing: a process without MPS is a context of its own, all clients of one MPS server
+ * share the server's) while kernels of one context run side by side as long as their threads fit
+ * the device's SMs. Waiting costs no CPU. */
 #include "cuda_sim.h"
 
 #include <errno.h>
@@ -22,10 +24,6 @@
 /* Bookings kept at once: one per launching thread of every process on the device. */
 #define TIMELINE_SLOTS 256
 #define TIMELINE_MAGIC "simgpu-timeline 1"
-/* A launch this soon after the same process's previous kernel on the device ended is taken as
- * queued behind it, as a real launch is queued while the previous kernel runs: neither the
- * interpreter's CPU time nor the sleep's wake-up then counts as device time. */
-#define TIMELINE_QUEUED_NS 10000000ll
 
 struct booking {
         unsigned long long context; /* 0: a free slot */
@@ -113,21 +111,33 @@ static long long earliest_start(const struct timeline_file *file, long long now,
         return start;
 }
 
-void cu_timeline_wait(struct cu_device *d, unsigned long long context, unsigned long long threads,
+void cu_timeline_book(struct cu_device *d, unsigned long long context, unsigned long long threads,
                       unsigned long long duration_ns, long long launched_ns)
 {
         unsigned long long capacity =
             (unsigned long long)d->full_sm_count * (unsigned)cu_threads_per_multiprocessor(d);
         struct timeline_file file;
-        long long not_before = launched_ns, start = -1;
-        int free_slot = -1;
+        /* a stream runs its kernels one after another: not before this process's last one ends */
+        long long not_before =
+            launched_ns > d->timeline_last_end ? launched_ns : d->timeline_last_end;
+        long long start = not_before;
+        int slot = -1;
 
         if (duration_ns < TIMELINE_MIN_NS)
                 return;
+        /* One kernel waits behind the one that runs, no more: the launch returns once the
+         * process's previous kernel has begun. So the interpreter's CPU time overlaps the
+         * running kernel, as a real launch does, and a process holds two bookings at most. */
+        (void)pthread_mutex_lock(&timeline_lock);
+        long long previous_start = d->timeline_last_start;
+        (void)pthread_mutex_unlock(&timeline_lock);
+        if (previous_start > launched_ns)
+                sleep_until(previous_start);
         (void)pthread_mutex_lock(&timeline_lock);
         if (!d->timeline_tried) {
                 d->timeline_fd = open_timeline(d);
                 d->timeline_tried = true;
+                d->timeline_slot = -1;
         }
         if (d->timeline_fd >= 0 && flock(d->timeline_fd, LOCK_EX) == 0) {
                 if (pread(d->timeline_fd, &file, sizeof(file), 0) != (ssize_t)sizeof(file) ||
@@ -135,34 +145,55 @@ void cu_timeline_wait(struct cu_device *d, unsigned long long context, unsigned 
                         memset(&file, 0, sizeof(file));
                         (void)snprintf(file.magic, sizeof(file.magic), "%s", TIMELINE_MAGIC);
                 }
-                if (d->timeline_last_end > 0 && not_before >= d->timeline_last_end &&
-                    not_before - d->timeline_last_end < TIMELINE_QUEUED_NS)
-                        not_before = d->timeline_last_end;
-                for (int i = 0; i < TIMELINE_SLOTS; i++) {
-                        if (file.slots[i].context && file.slots[i].end_ns <= not_before)
+                for (int i = 0; i < TIMELINE_SLOTS; i++)
+                        if (file.slots[i].context && file.slots[i].end_ns <= launched_ns &&
+                            file.slots[i].end_ns <= not_before)
                                 file.slots[i].context = 0; /* over */
-                        if (!file.slots[i].context && free_slot < 0)
-                                free_slot = i;
+                start = earliest_start(&file, not_before, context, threads, capacity,
+                                       (long long)duration_ns);
+                /* A kernel right behind this process's last one, in the same context, extends
+                 * its booking: a stream of 400 kernels takes one slot. */
+                int last = d->timeline_slot;
+                if (last >= 0 && file.slots[last].context == context &&
+                    file.slots[last].threads == threads && file.slots[last].end_ns == start &&
+                    start == d->timeline_last_end) {
+                        slot = last;
+                        file.slots[slot].end_ns = start + (long long)duration_ns;
+                } else {
+                        for (int i = 0; i < TIMELINE_SLOTS && slot < 0; i++)
+                                if (!file.slots[i].context)
+                                        slot = i;
+                        if (slot >= 0)
+                                file.slots[slot] = (struct booking){
+                                    .context = context,
+                                    .start_ns = start,
+                                    .end_ns = start + (long long)duration_ns,
+                                    .threads = threads,
+                                };
                 }
-                if (free_slot >= 0) {
-                        start = earliest_start(&file, not_before, context, threads, capacity,
-                                               (long long)duration_ns);
-                        file.slots[free_slot] = (struct booking){
-                            .context = context,
-                            .start_ns = start,
-                            .end_ns = start + (long long)duration_ns,
-                            .threads = threads,
-                        };
-                        if (pwrite(d->timeline_fd, &file, sizeof(file), 0) != (ssize_t)sizeof(file))
-                                start = -1;
-                        else
-                                d->timeline_last_end = start + (long long)duration_ns;
-                }
+                if (slot >= 0 &&
+                    pwrite(d->timeline_fd, &file, sizeof(file), 0) != (ssize_t)sizeof(file))
+                        slot = -1;
                 (void)flock(d->timeline_fd, LOCK_UN);
         }
-        (void)pthread_mutex_unlock(&timeline_lock);
         /* Without a booking (no file, a full one) the kernel takes its own time alone. */
-        sleep_until((start >= 0 ? start : launched_ns) + (long long)duration_ns);
+        if (slot < 0)
+                start = not_before;
+        d->timeline_slot = slot;
+        d->timeline_last_start = start;
+        d->timeline_last_end = start + (long long)duration_ns;
+        (void)pthread_mutex_unlock(&timeline_lock);
+}
+
+void cu_timeline_drain(const struct cu_device *d)
+{
+        long long end;
+
+        (void)pthread_mutex_lock(&timeline_lock);
+        end = d->timeline_last_end;
+        (void)pthread_mutex_unlock(&timeline_lock);
+        if (end > 0)
+                sleep_until(end);
 }
 
 CU_API const char *simgpu_timing_model(void)
