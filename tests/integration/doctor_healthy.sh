@@ -29,6 +29,15 @@ check_contains "json: simulated" '"timings": "simulated"' "$out"
 check_contains "json: a finding" '"check": "client",' "$out"
 check_contains "json: no errors" '"error": 0' "$out"
 check_eq "json: one target" 1 "$(grep -c '"target": "0:1:0"' <<<"$out")"
+# An ordinary user looks at root's daemons: its probe client waits for root's idle server to
+# drain and goes through a server of its own, as on driver 580 without -M.
+if [ "$(id -u)" = 0 ]; then
+        chmod 0755 "$MPSMIG_RUNTIME_DIR"
+        run_capture as_nobody "$SIMRUN" "$topology" -- "$MPSMIG" doctor 0:1:0
+        check_eq "as nobody: exit 0" 0 "$rc"
+        check_contains "as nobody: the probe went through root's daemon" "went through the daemon" "$out"
+        check_contains "as nobody: the daemon is root's" "(user root) runs and answers" "$out"
+fi
 m stop
 check_eq "stop: exit 0" 0 "$rc"
 
