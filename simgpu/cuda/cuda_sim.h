@@ -93,7 +93,7 @@ struct cu_device {
         unsigned clock_khz;     /* the SM clock under load: the product's top graphics clock */
         int timeline_fd;        /* cuda_timeline.c: the device's schedule file, once opened */
         bool timeline_tried;
-        int timeline_slot;           /* the slot of this process's last booking, or -1 */
+        int timeline_slot;             /* the slot of this process's last booking, or -1 */
         long long timeline_last_start; /* this process's last booked kernel: start, end (ns) */
         long long timeline_last_end;
 };

@@ -1,10 +1,10 @@
 /* Simulated time on a shared device: every process that launches a kernel of measurable length
  * books it in one schedule file per device, behind its own earlier kernels as a stream queues
  * them (one waiting behind the one that runs), and sleeps until its last booked end where the
- * real driver would wait for the GPU (a synchronisation, a copy), so that kernels of different device contexts run one after another
- * (time-slicing: a process without MPS is a context of its own, all clients of one MPS server
- * share the server's) while kernels of one context run side by side as long as their threads fit
- * the device's SMs. Waiting costs no CPU. */
+ * real driver would wait for the GPU (a synchronisation, a copy), so that kernels of different
+ * device contexts run one after another (time-slicing: a process without MPS is a context of its
+ * own, all clients of one MPS server share the server's) while kernels of one context run side by
+ * side as long as their threads fit the device's SMs. Waiting costs no CPU. */
 #include "cuda_sim.h"
 
 #include <errno.h>
