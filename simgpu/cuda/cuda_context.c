@@ -116,6 +116,19 @@ CU_API CUresult cuCtxDestroy_v2(CUcontext ctx)
                 (void)pthread_mutex_unlock(&cu_driver.lock);
                 return CUDA_ERROR_INVALID_CONTEXT;
         }
+        {
+                struct cu_device *device = &cu_driver.devices[ctx->device];
+
+                (void)pthread_mutex_unlock(&cu_driver.lock);
+                cu_timeline_drain(device);
+                (void)pthread_mutex_lock(&cu_driver.lock);
+        }
+        for (link = &cu_driver.contexts; *link && *link != ctx; link = &(*link)->next)
+                ;
+        if (!*link) {
+                (void)pthread_mutex_unlock(&cu_driver.lock);
+                return CUDA_ERROR_INVALID_CONTEXT;
+        }
         *link = ctx->next;
         for (a = &cu_driver.allocs; *a;) {
                 struct cu_alloc *alloc = *a;
@@ -233,17 +246,33 @@ CU_API CUresult cuCtxGetDevice(CUdevice *device)
         return r;
 }
 
-/* Kernels run at launch, so synchronizing only reports what a kernel left behind. */
+/* The current context's device, to wait for its booked kernels (NULL when there is no context).
+ * Lock held. */
+static struct cu_device *current_device_locked(void)
+{
+        struct cu_context *ctx;
+
+        return cu_current_context_locked(&ctx) == CUDA_SUCCESS ? &cu_driver.devices[ctx->device]
+                                                               : NULL;
+}
+
+/* Kernels run at launch: synchronizing waits out their simulated time and reports what a kernel
+ * left behind. */
 CU_API CUresult cuCtxSynchronize(void)
 {
         struct cu_context *ctx;
+        struct cu_device *device = NULL;
         CUresult r = cu_check_init();
 
         if (r != CUDA_SUCCESS)
                 return r;
         (void)pthread_mutex_lock(&cu_driver.lock);
         r = cu_current_context_locked(&ctx);
+        if (r == CUDA_SUCCESS)
+                device = &cu_driver.devices[ctx->device];
         (void)pthread_mutex_unlock(&cu_driver.lock);
+        if (device)
+                cu_timeline_drain(device);
         return r;
 }
 
@@ -302,11 +331,17 @@ CU_API CUresult cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
 CU_API CUresult cuMemFree_v2(CUdeviceptr dptr)
 {
         struct cu_context *ctx;
+        struct cu_device *device;
         struct cu_alloc **a;
         CUresult r = cu_check_init();
 
         if (r != CUDA_SUCCESS)
                 return r;
+        (void)pthread_mutex_lock(&cu_driver.lock);
+        device = current_device_locked();
+        (void)pthread_mutex_unlock(&cu_driver.lock);
+        if (device)
+                cu_timeline_drain(device);
         (void)pthread_mutex_lock(&cu_driver.lock);
         r = cu_current_context_locked(&ctx);
         if (r != CUDA_SUCCESS || dptr == 0)
@@ -351,6 +386,7 @@ static CUresult copy_target(CUdeviceptr device, size_t bytes, void **ret_host)
 
 CU_API CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes)
 {
+        struct cu_device *device;
         void *host = NULL;
         CUresult r = cu_check_init();
 
@@ -358,6 +394,11 @@ CU_API CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes)
                 return r;
         if (!src && bytes > 0)
                 return CUDA_ERROR_INVALID_VALUE;
+        (void)pthread_mutex_lock(&cu_driver.lock);
+        device = current_device_locked();
+        (void)pthread_mutex_unlock(&cu_driver.lock);
+        if (device)
+                cu_timeline_drain(device);
         (void)pthread_mutex_lock(&cu_driver.lock);
         r = copy_target(dst, bytes, &host);
         if (r == CUDA_SUCCESS && bytes > 0)
@@ -371,6 +412,7 @@ CU_API CUresult cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t bytes)
 
 CU_API CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes)
 {
+        struct cu_device *device;
         void *host = NULL;
         CUresult r = cu_check_init();
 
@@ -378,6 +420,11 @@ CU_API CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes)
                 return r;
         if (!dst && bytes > 0)
                 return CUDA_ERROR_INVALID_VALUE;
+        (void)pthread_mutex_lock(&cu_driver.lock);
+        device = current_device_locked();
+        (void)pthread_mutex_unlock(&cu_driver.lock);
+        if (device)
+                cu_timeline_drain(device);
         (void)pthread_mutex_lock(&cu_driver.lock);
         r = copy_target(src, bytes, &host);
         if (r == CUDA_SUCCESS && bytes > 0)

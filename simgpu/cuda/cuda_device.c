@@ -19,6 +19,7 @@ enum {
         ATTR_TOTAL_CONSTANT_MEMORY = 9,
         ATTR_WARP_SIZE = 10,
         ATTR_MAX_REGISTERS_PER_BLOCK = 12,
+        ATTR_CLOCK_RATE = 13,
         ATTR_MULTIPROCESSOR_COUNT = 16,
         ATTR_KERNEL_EXEC_TIMEOUT = 17,
         ATTR_INTEGRATED = 18,
@@ -141,7 +142,7 @@ CU_API CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 CU_API CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev)
     __attribute__((alias("cuDeviceTotalMem_v2")));
 
-static int threads_per_multiprocessor(const struct cu_device *d)
+int cu_threads_per_multiprocessor(const struct cu_device *d)
 {
         if (d->cc_major == 8 && d->cc_minor > 0)
                 return 1536;
@@ -190,6 +191,9 @@ CU_API CUresult cuDeviceGetAttribute(int *value, int attribute, CUdevice dev)
         case ATTR_MAX_REGISTERS_PER_MULTIPROCESSOR:
                 v = 65536;
                 break;
+        case ATTR_CLOCK_RATE:
+                v = (int)d->clock_khz;
+                break;
         case ATTR_MULTIPROCESSOR_COUNT:
                 v = (int)d->sm_count;
                 break;
@@ -220,7 +224,7 @@ CU_API CUresult cuDeviceGetAttribute(int *value, int attribute, CUdevice dev)
                 v = (int)d->pci_domain;
                 break;
         case ATTR_MAX_THREADS_PER_MULTIPROCESSOR:
-                v = threads_per_multiprocessor(d);
+                v = cu_threads_per_multiprocessor(d);
                 break;
         case ATTR_COMPUTE_CAPABILITY_MAJOR:
                 v = d->cc_major;

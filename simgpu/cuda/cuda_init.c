@@ -23,13 +23,16 @@ struct cu_driver cu_driver = {
 struct architecture {
         const char *name_part;
         int cc_major, cc_minor;
+        unsigned clock_mhz; /* top SM clock, where %clock64 ticks under load */
 };
 
+/* Longer names first: "A100" must not be taken for "A10". Clocks from NVIDIA's data sheets
+ * (H100/H200 1980 MHz as simgpu's NVML answers, A100 1410, A30 1440). */
 static const struct architecture architectures[] = {
-    /* longer names first: "A100" must not be taken for "A10" */
-    {"GH200", 9, 0}, {"H200", 9, 0}, {"H100", 9, 0}, {"H800", 9, 0}, {"GB200", 10, 0},
-    {"B200", 10, 0}, {"A100", 8, 0}, {"A800", 8, 0}, {"A30", 8, 0},  {"A40", 8, 6},
-    {"A10", 8, 6},   {"L40", 8, 9},  {"L4", 8, 9},   {"V100", 7, 0}, {"T4", 7, 5},
+    {"GH200", 9, 0, 1980},  {"H200", 9, 0, 1980},  {"H100", 9, 0, 1980}, {"H800", 9, 0, 1980},
+    {"GB200", 10, 0, 1965}, {"B200", 10, 0, 1965}, {"A100", 8, 0, 1410}, {"A800", 8, 0, 1410},
+    {"A30", 8, 0, 1440},    {"A40", 8, 6, 1740},   {"A10", 8, 6, 1695},  {"L40", 8, 9, 2490},
+    {"L4", 8, 9, 2040},     {"V100", 7, 0, 1530},  {"T4", 7, 5, 1590},
 };
 
 static void parse_uuid_bytes(const char *text, unsigned char bytes[16])
@@ -70,12 +73,16 @@ static void fill_device(struct cu_device *d, const struct sim_gpu *gpu,
         d->compute_mode = gpu->compute_mode;
         if (sscanf(gpu->pci_bus_id, "%x:%x:%x", &d->pci_domain, &d->pci_bus, &d->pci_device) != 3)
                 d->pci_domain = d->pci_bus = d->pci_device = 0;
+        d->full_sm_count = d->sm_count;
+        d->timeline_fd = -1;
         d->cc_major = 8;
         d->cc_minor = 0;
+        d->clock_khz = 1410000;
         for (size_t i = 0; i < sizeof(architectures) / sizeof(architectures[0]); i++)
                 if (strstr(gpu->name, architectures[i].name_part)) {
                         d->cc_major = architectures[i].cc_major;
                         d->cc_minor = architectures[i].cc_minor;
+                        d->clock_khz = architectures[i].clock_mhz * 1000;
                         break;
                 }
 }
@@ -293,6 +300,9 @@ __attribute__((destructor)) static void deinitialize(void)
                 cu_modules_free_locked(ctx);
                 free(ctx);
         }
+        for (int i = 0; i < cu_driver.device_count; i++)
+                if (cu_driver.devices[i].timeline_fd >= 0)
+                        (void)close(cu_driver.devices[i].timeline_fd);
         free(cu_driver.devices);
         cu_driver.devices = NULL;
         cu_driver.device_count = 0;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* CUjit_option values that carry the JIT logs. */
 enum {
@@ -345,9 +347,41 @@ static CUresult check_dimensions(const unsigned grid[3], const unsigned block[3]
         return CUDA_SUCCESS;
 }
 
-/* Runs the kernel before returning. A fault inside it (a stray address, an endless loop)
- * does not fail the launch: as on a GPU it poisons the context, and the next call that uses the
- * context (cuCtxSynchronize, a copy) reports it. Entries outside the runnable subset do nothing. */
+/* How long a kernel of `cycles` (its longest thread's) takes on the device as this process sees
+ * it (under MPS, the SMs its active thread percentage leaves it), and how many threads it keeps
+ * resident: blocks run in waves of what the SMs hold at once. */
+static void kernel_time(const struct cu_device *d, const unsigned grid[3], const unsigned block[3],
+                        uint64_t cycles, unsigned long long *ret_ns,
+                        unsigned long long *ret_threads)
+{
+        unsigned long long blocks = (unsigned long long)grid[0] * grid[1] * grid[2];
+        unsigned long long threads = (unsigned long long)block[0] * block[1] * block[2];
+        unsigned long long per_sm = (unsigned long long)cu_threads_per_multiprocessor(d) / threads;
+        unsigned long long at_once, waves;
+
+        if (per_sm < 1)
+                per_sm = 1;
+        if (per_sm > 32) /* the most blocks an SM holds */
+                per_sm = 32;
+        at_once = (unsigned long long)(d->sm_count ? d->sm_count : 1) * per_sm;
+        waves = (blocks + at_once - 1) / at_once;
+        *ret_ns = waves * cycles * 1000000ull / (d->clock_khz ? d->clock_khz : 1);
+        *ret_threads = (blocks < at_once ? blocks : at_once) * threads;
+}
+
+static uint64_t clock_ns(clockid_t clock)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs the kernel before returning and books its simulated time (cuda_timeline.c), which the
+ * next synchronisation waits out. A fault
+ * inside it (a stray address, an endless loop) does not fail the launch: as on a GPU it poisons
+ * the context, and the next call that uses the context (cuCtxSynchronize, a copy) reports it.
+ * Entries outside the runnable subset do nothing. */
 CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int grid_y,
                                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
                                unsigned int block_z, unsigned int shared_bytes, CUstream stream,
@@ -355,7 +389,10 @@ CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int g
 {
         const unsigned grid[3] = {grid_x, grid_y, grid_z}, block[3] = {block_x, block_y, block_z};
         struct cu_context *ctx;
+        struct cu_device *device = NULL;
         unsigned char *params = NULL;
+        unsigned long long duration_ns = 0, threads = 0, context_key = 0;
+        uint64_t cycles = 0, launched_ns = clock_ns(CLOCK_MONOTONIC);
         CUresult r = cu_check_init();
 
         if (r != CUDA_SUCCESS)
@@ -387,6 +424,7 @@ CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int g
         r = pack_params(f->entry, kernel_params, extra, params);
         if (r != CUDA_SUCCESS || !f->entry->runnable)
                 goto out;
+        device = &cu_driver.devices[ctx->device];
         {
                 struct ptx_launch launch = {
                     .grid = {grid_x, grid_y, grid_z},
@@ -394,10 +432,16 @@ CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int g
                     .params = params,
                     .translate = translate,
                     .userdata = ctx,
+                    .clock_start = launched_ns / 1000ull * device->clock_khz / 1000ull,
+                    .globaltimer_start = clock_ns(CLOCK_REALTIME),
+                    .clock_khz = device->clock_khz,
                 };
 
-                switch (ptx_execute(f->entry, &launch)) {
+                switch (ptx_execute(f->entry, &launch, &cycles)) {
                 case PTX_FAULT_NONE:
+                        kernel_time(device, grid, block, cycles, &duration_ns, &threads);
+                        context_key = cu_driver.mps_fd >= 0 ? cu_driver.mps_server_pid
+                                                            : (unsigned long long)getpid();
                         break;
                 case PTX_FAULT_ADDRESS:
                         ctx->sticky_error = CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -416,5 +460,7 @@ CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int g
 out:
         (void)pthread_mutex_unlock(&cu_driver.lock);
         free(params);
+        if (r == CUDA_SUCCESS && duration_ns > 0)
+                cu_timeline_book(device, context_key, threads, duration_ns, (long long)launched_ns);
         return r;
 }

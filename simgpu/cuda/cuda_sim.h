@@ -89,6 +89,13 @@ struct cu_device {
         unsigned compute_mode;
         unsigned pci_domain, pci_bus, pci_device;
         int cc_major, cc_minor;
+        unsigned full_sm_count; /* the device's own, before any MPS percentage */
+        unsigned clock_khz;     /* the SM clock under load: the product's top graphics clock */
+        int timeline_fd;        /* cuda_timeline.c: the device's schedule file, once opened */
+        bool timeline_tried;
+        int timeline_slot;             /* the slot of this process's last booking, or -1 */
+        long long timeline_last_start; /* this process's last booked kernel: start, end (ns) */
+        long long timeline_last_end;
 };
 
 /* An allocation: device pointers are the addresses of private anonymous mappings, so kernels
@@ -167,6 +174,23 @@ CUresult cu_mps_attach(struct cu_device *devices, int count);
  * at least one TPC, at most the device's count (cuda_mps.c says what it is fitted to). */
 unsigned cu_mps_scaled_sm_count(unsigned sm_count, double percentage);
 
+/* How many threads one SM of the device holds at once (cuDeviceGetAttribute's answer). */
+int cu_threads_per_multiprocessor(const struct cu_device *d);
+
+/* Books a kernel of `duration_ns` on the device beside the other processes' kernels
+ * (cuda_timeline.c), behind this process's earlier ones: `context` is the device context it runs
+ * in (the MPS server's pid for an MPS client, its own pid otherwise), `threads` how many threads it
+ * keeps resident, `launched_ns` when cuLaunchKernel was entered (CLOCK_MONOTONIC). Returns once
+ * the process's previous kernel has begun (a queue of one behind the running kernel). Called
+ * without cu_driver.lock. */
+void cu_timeline_book(struct cu_device *d, unsigned long long context, unsigned long long threads,
+                      unsigned long long duration_ns, long long launched_ns);
+
+/* Waits, in real time, until the device's kernels booked by this process have run: where the
+ * real driver waits for the GPU (cuCtxSynchronize, copies, cuMemFree, cuCtxDestroy). Called
+ * without cu_driver.lock. */
+void cu_timeline_drain(const struct cu_device *d);
+
 /* Parses a byte size with an optional binary unit: 512M, 2G, 2GB, 1024. 0 or -EINVAL. */
 int cu_parse_size(const char *text, unsigned long long *ret);
 
@@ -214,6 +238,9 @@ CU_API CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned
                                    int *options, void **option_values);
 CU_API CUresult cuModuleUnload(CUmodule hmod);
 CU_API CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name);
+/* Not a driver entry point: present only in simgpu's libcuda, so that a client (mpsmig-probe)
+ * can tell its timings come from the model of cuda_timeline.c and say so. Returns one line. */
+CU_API const char *simgpu_timing_model(void);
 CU_API CUresult cuLaunchKernel(CUfunction f, unsigned int grid_x, unsigned int grid_y,
                                unsigned int grid_z, unsigned int block_x, unsigned int block_y,
                                unsigned int block_z, unsigned int shared_bytes, CUstream stream,

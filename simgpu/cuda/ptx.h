@@ -55,6 +55,10 @@ enum ptx_special {
         PTX_SPECIAL_NTID,
         PTX_SPECIAL_CTAID,
         PTX_SPECIAL_NCTAID,
+        /* The simulated clocks (no axis): see "Simulated time" in ptx_exec.c. */
+        PTX_SPECIAL_CLOCK,
+        PTX_SPECIAL_CLOCK64,
+        PTX_SPECIAL_GLOBALTIMER,
 };
 
 enum ptx_operand_kind {
@@ -156,7 +160,18 @@ struct ptx_launch {
         const unsigned char *params; /* entry->param_bytes bytes */
         ptx_translate_fn translate;
         void *userdata;
+        uint64_t clock_start;       /* what %clock64 reads when the kernel starts */
+        uint64_t globaltimer_start; /* what %globaltimer reads then, in nanoseconds */
+        unsigned clock_khz;         /* the SM clock, to turn cycles into %globaltimer time */
 };
 
-/* Runs a runnable entry over the whole grid. */
-enum ptx_fault ptx_execute(const struct ptx_entry *entry, const struct ptx_launch *launch);
+/* Runs a runnable entry over the whole grid. *ret_cycles: the simulated cycles of its longest
+ * thread (one a step, clock spin loops skipped over: ptx_exec.c), written on success. */
+enum ptx_fault ptx_execute(const struct ptx_entry *entry, const struct ptx_launch *launch,
+                           uint64_t *ret_cycles);
+
+/* Whether the backward branch at `branch` closes a clock spin loop: a straight line of register
+ * arithmetic from its target to it, without loads, stores, other branches, guarded instructions
+ * or registers carried from one iteration to the next, that reads a clock. Such a loop's every
+ * iteration depends on the clock alone (ptx_spin.c). */
+bool ptx_is_clock_spin(const struct ptx_entry *entry, unsigned branch);

@@ -1,6 +1,16 @@
 /* Runs a parsed PTX kernel of the runnable subset over its grid, one thread after another, with
  * 64-bit registers truncated to their declared widths. Memory goes through the caller's
- * translate function, so a stray address becomes a fault instead of a write into the process. */
+ * translate function, so a stray address becomes a fault instead of a write into the process.
+ *
+ * Simulated time: every thread has its own cycle count, which starts at 0 with the kernel and
+ * grows by one for each instruction it steps over; %clock and %clock64 read the launch's
+ * clock_start plus that count, %globaltimer the launch's start in nanoseconds plus the count at
+ * the launch's clock rate. A clock spin loop (ptx_spin.c) is not run iteration by iteration: the
+ * first iteration that leaves it is found by bisection over the clock (an iteration depends on the
+ * clock alone, and a wait, once over, stays over), its cycles are counted as if every iteration
+ * had run, and the thread goes on from there; threads that enter the loop in the same state reuse
+ * the answer. So a kernel that spins 1e6 cycles costs microseconds of CPU, and the launch's cycles
+ * (its longest thread's) say how long it would have run. */
 #include "ptx.h"
 
 #include <math.h>
@@ -11,11 +21,28 @@
  * that an endless loop ends in a fraction of a second. */
 #define PTX_STEP_BUDGET (1ull << 25)
 
+/* The spin iterations searched for at most (2^40, hours of cycles): a loop that does not end
+ * within them is an endless loop. */
+#define SPIN_ITERATIONS_MAX (1ull << 40)
+
+/* The last clock spin loop skipped: a thread that enters the same loop with the same registers
+ * at the same cycle leaves it as that one did. */
+struct spin_memo {
+        bool valid;
+        unsigned start;
+        uint64_t cycles_in, cycles_out;
+        uint64_t *regs_in, *regs_out;
+};
+
 struct thread {
         const struct ptx_entry *entry;
         const struct ptx_launch *launch;
         uint64_t *regs;
+        uint64_t *saved; /* a copy of regs while a spin loop is searched */
+        uint64_t cycles;
         unsigned tid[3], ctaid[3];
+        const bool *spin; /* per instruction: a backward branch closing a clock spin loop */
+        struct spin_memo *memo;
 };
 
 static uint64_t mask_bits(uint64_t v, unsigned bits)
@@ -77,8 +104,16 @@ static uint64_t special_value(const struct thread *th, const struct ptx_operand 
                 return th->launch->block[op->axis];
         case PTX_SPECIAL_CTAID:
                 return th->ctaid[op->axis];
-        default:
+        case PTX_SPECIAL_NCTAID:
                 return th->launch->grid[op->axis];
+        case PTX_SPECIAL_CLOCK:
+                return (uint32_t)(th->launch->clock_start + th->cycles);
+        case PTX_SPECIAL_CLOCK64:
+                return th->launch->clock_start + th->cycles;
+        default: /* PTX_SPECIAL_GLOBALTIMER */
+                return th->launch->globaltimer_start +
+                       th->cycles * 1000000ull /
+                           (th->launch->clock_khz ? th->launch->clock_khz : 1);
         }
 }
 
@@ -375,86 +410,179 @@ static enum ptx_fault memory(struct thread *th, const struct ptx_insn *insn, boo
         return PTX_FAULT_NONE;
 }
 
+/* Runs the instruction at *pc and moves *pc on; the thread's clock advances one cycle. Sets
+ * *returned at ret or exit. */
+static enum ptx_fault step(struct thread *th, unsigned *pc, bool *returned)
+{
+        const struct ptx_insn *insn = &th->entry->insns[(*pc)++];
+        const struct ptx_operand *o = insn->operands;
+        uint64_t a, b, c;
+
+        th->cycles++;
+        if (insn->guard >= 0 && (th->regs[insn->guard] & 1) == insn->guard_negated)
+                return PTX_FAULT_NONE;
+        switch (insn->op) {
+        case PTX_OP_RET:
+                *returned = true;
+                return PTX_FAULT_NONE;
+        case PTX_OP_BRA:
+                *pc = o[0].label;
+                return PTX_FAULT_NONE;
+        case PTX_OP_LD:
+        case PTX_OP_ST:
+                return memory(th, insn, insn->op == PTX_OP_ST);
+        case PTX_OP_MOV:
+        case PTX_OP_CVTA: /* generic and global addresses are the same here */
+                set_reg(th, &o[0], source(th, &o[1], insn->type));
+                return PTX_FAULT_NONE;
+        case PTX_OP_CVT:
+                set_reg(th, &o[0], convert(insn, source(th, &o[1], insn->src_type)));
+                return PTX_FAULT_NONE;
+        case PTX_OP_SETP:
+                set_reg(
+                    th, &o[0],
+                    compare(insn, source(th, &o[1], insn->type), source(th, &o[2], insn->type)));
+                return PTX_FAULT_NONE;
+        case PTX_OP_SELP:
+                a = source(th, &o[1], insn->type);
+                b = source(th, &o[2], insn->type);
+                set_reg(th, &o[0], (source(th, &o[3], insn->type) & 1) ? a : b);
+                return PTX_FAULT_NONE;
+        default:
+                break;
+        }
+        a = source(th, &o[1], insn->type);
+        b = insn->operand_count > 2 ? source(th, &o[2], insn->type) : 0;
+        c = 0;
+        if (insn->operand_count > 3) {
+                struct ptx_type t = insn->type;
+
+                if (insn->mode == PTX_MODE_WIDE)
+                        t.bits *= 2;
+                c = source(th, &o[3], t);
+        }
+        if (insn->op == PTX_OP_SHL || insn->op == PTX_OP_SHR)
+                b = source(th, &o[2], (struct ptx_type){PTX_KIND_U, 32});
+        set_reg(th, &o[0],
+                insn->type.kind == PTX_KIND_F ? float_op(insn, a, b, c)
+                                              : integer_op(insn, a, b, c));
+        return PTX_FAULT_NONE;
+}
+
+/* Runs iteration `m` (counted from the one about to start at `cycles`) of the spin loop
+ * [start, branch] from the saved registers; true when it leaves the loop. Such a loop has no
+ * memory access, so it cannot fault. */
+static bool spin_leaves_at(struct thread *th, unsigned start, unsigned branch, uint64_t cycles,
+                           uint64_t m)
+{
+        unsigned pc = start;
+        bool returned = false;
+
+        memcpy(th->regs, th->saved, th->entry->reg_count * sizeof(*th->regs));
+        th->cycles = cycles + m * (branch - start + 1);
+        for (unsigned i = start; i <= branch; i++)
+                (void)step(th, &pc, &returned);
+        return pc == branch + 1;
+}
+
+/* Called when the backward branch at `branch` has just been taken: moves the thread to the end of
+ * the first iteration that leaves the loop (exponential search, then bisection), with the cycles
+ * of all the iterations before it, and *pc after the branch. */
+static enum ptx_fault skip_spin(struct thread *th, unsigned branch, unsigned *pc, uint64_t *steps)
+{
+        unsigned start = th->entry->insns[branch].operands[0].label;
+        size_t bytes = th->entry->reg_count * sizeof(*th->regs);
+        struct spin_memo *memo = th->memo;
+        uint64_t cycles = th->cycles, low = 0, high = 0;
+
+        if (memo->valid && memo->start == start && memo->cycles_in == cycles &&
+            memcmp(memo->regs_in, th->regs, bytes) == 0) {
+                memcpy(th->regs, memo->regs_out, bytes);
+                th->cycles = memo->cycles_out;
+                *pc = branch + 1;
+                return PTX_FAULT_NONE;
+        }
+        memcpy(th->saved, th->regs, bytes);
+        if (!spin_leaves_at(th, start, branch, cycles, 0)) {
+                /* iterations [0, low] stay; find the first power of two that leaves */
+                for (high = 1; !spin_leaves_at(th, start, branch, cycles, high); high *= 2) {
+                        *steps += branch - start + 1;
+                        if (high >= SPIN_ITERATIONS_MAX)
+                                return PTX_FAULT_TIMEOUT;
+                        low = high;
+                }
+                while (high - low > 1) {
+                        uint64_t middle = low + (high - low) / 2;
+
+                        *steps += branch - start + 1;
+                        if (spin_leaves_at(th, start, branch, cycles, middle))
+                                high = middle;
+                        else
+                                low = middle;
+                }
+                (void)spin_leaves_at(th, start, branch, cycles, high);
+        }
+        memo->valid = true;
+        memo->start = start;
+        memo->cycles_in = cycles;
+        memcpy(memo->regs_in, th->saved, bytes);
+        memcpy(memo->regs_out, th->regs, bytes);
+        memo->cycles_out = th->cycles;
+        *pc = branch + 1;
+        return PTX_FAULT_NONE;
+}
+
 static enum ptx_fault run_thread(struct thread *th, uint64_t *steps)
 {
         const struct ptx_entry *e = th->entry;
         unsigned pc = 0;
+        bool returned = false;
 
         memset(th->regs, 0, (e->reg_count ? e->reg_count : 1) * sizeof(*th->regs));
+        th->cycles = 0;
         if (++*steps > PTX_STEP_BUDGET)
                 return PTX_FAULT_TIMEOUT;
-        while (pc < e->insn_count) {
-                const struct ptx_insn *insn = &e->insns[pc++];
-                const struct ptx_operand *o = insn->operands;
+        while (pc < e->insn_count && !returned) {
+                unsigned at = pc;
                 enum ptx_fault fault;
-                uint64_t a, b, c;
 
                 if (++*steps > PTX_STEP_BUDGET)
                         return PTX_FAULT_TIMEOUT;
-                if (insn->guard >= 0 && (th->regs[insn->guard] & 1) == insn->guard_negated)
-                        continue;
-                switch (insn->op) {
-                case PTX_OP_RET:
-                        return PTX_FAULT_NONE;
-                case PTX_OP_BRA:
-                        pc = o[0].label;
-                        continue;
-                case PTX_OP_LD:
-                case PTX_OP_ST:
-                        fault = memory(th, insn, insn->op == PTX_OP_ST);
+                fault = step(th, &pc, &returned);
+                if (fault != PTX_FAULT_NONE)
+                        return fault;
+                if (th->spin[at] && pc <= at) {
+                        fault = skip_spin(th, at, &pc, steps);
                         if (fault != PTX_FAULT_NONE)
                                 return fault;
-                        continue;
-                case PTX_OP_MOV:
-                case PTX_OP_CVTA: /* generic and global addresses are the same here */
-                        set_reg(th, &o[0], source(th, &o[1], insn->type));
-                        continue;
-                case PTX_OP_CVT:
-                        set_reg(th, &o[0], convert(insn, source(th, &o[1], insn->src_type)));
-                        continue;
-                case PTX_OP_SETP:
-                        set_reg(th, &o[0],
-                                compare(insn, source(th, &o[1], insn->type),
-                                        source(th, &o[2], insn->type)));
-                        continue;
-                case PTX_OP_SELP:
-                        a = source(th, &o[1], insn->type);
-                        b = source(th, &o[2], insn->type);
-                        set_reg(th, &o[0], (source(th, &o[3], insn->type) & 1) ? a : b);
-                        continue;
-                default:
-                        break;
                 }
-                a = source(th, &o[1], insn->type);
-                b = insn->operand_count > 2 ? source(th, &o[2], insn->type) : 0;
-                c = 0;
-                if (insn->operand_count > 3) {
-                        struct ptx_type t = insn->type;
-
-                        if (insn->mode == PTX_MODE_WIDE)
-                                t.bits *= 2;
-                        c = source(th, &o[3], t);
-                }
-                if (insn->op == PTX_OP_SHL || insn->op == PTX_OP_SHR)
-                        b = source(th, &o[2], (struct ptx_type){PTX_KIND_U, 32});
-                set_reg(th, &o[0],
-                        insn->type.kind == PTX_KIND_F ? float_op(insn, a, b, c)
-                                                      : integer_op(insn, a, b, c));
         }
         return PTX_FAULT_NONE;
 }
 
-enum ptx_fault ptx_execute(const struct ptx_entry *entry, const struct ptx_launch *launch)
+enum ptx_fault ptx_execute(const struct ptx_entry *entry, const struct ptx_launch *launch,
+                           uint64_t *ret_cycles)
 {
-        struct thread th = {.entry = entry, .launch = launch};
+        struct spin_memo memo = {0};
+        struct thread th = {.entry = entry, .launch = launch, .memo = &memo};
         const unsigned *g = launch->grid, *b = launch->block;
         uint64_t blocks = (uint64_t)g[0] * g[1] * g[2], threads = (uint64_t)b[0] * b[1] * b[2];
+        size_t regs = entry->reg_count ? entry->reg_count : 1;
         enum ptx_fault fault = PTX_FAULT_NONE;
-        uint64_t steps = 0;
+        uint64_t steps = 0, longest = 0;
+        bool *spin = calloc(entry->insn_count ? entry->insn_count : 1, sizeof(*spin));
 
-        th.regs = calloc(entry->reg_count ? entry->reg_count : 1, sizeof(*th.regs));
-        if (!th.regs)
-                return PTX_FAULT_RESOURCES;
+        th.regs = calloc(regs, sizeof(*th.regs));
+        th.saved = calloc(regs, sizeof(*th.saved));
+        memo.regs_in = calloc(regs, sizeof(*memo.regs_in));
+        memo.regs_out = calloc(regs, sizeof(*memo.regs_out));
+        if (!spin || !th.regs || !th.saved || !memo.regs_in || !memo.regs_out) {
+                fault = PTX_FAULT_RESOURCES;
+                goto out;
+        }
+        for (unsigned pc = 0; pc < entry->insn_count; pc++)
+                spin[pc] = entry->insns[pc].op == PTX_OP_BRA && ptx_is_clock_spin(entry, pc);
+        th.spin = spin;
         for (uint64_t block = 0; block < blocks && fault == PTX_FAULT_NONE; block++) {
                 th.ctaid[0] = (unsigned)(block % g[0]);
                 th.ctaid[1] = (unsigned)(block / g[0] % g[1]);
@@ -464,8 +592,17 @@ enum ptx_fault ptx_execute(const struct ptx_entry *entry, const struct ptx_launc
                         th.tid[1] = (unsigned)(t / b[0] % b[1]);
                         th.tid[2] = (unsigned)(t / b[0] / b[1]);
                         fault = run_thread(&th, &steps);
+                        if (th.cycles > longest)
+                                longest = th.cycles;
                 }
         }
+        if (fault == PTX_FAULT_NONE)
+                *ret_cycles = longest;
+out:
+        free(spin);
         free(th.regs);
+        free(th.saved);
+        free(memo.regs_in);
+        free(memo.regs_out);
         return fault;
 }

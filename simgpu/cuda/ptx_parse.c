@@ -124,7 +124,7 @@ static int parse_reg_decl(struct parser *p)
         }
 }
 
-/* Special registers outside %tid/%ntid/%ctaid/%nctaid: valid PTX, not run here. */
+/* Special registers outside %tid/%ntid/%ctaid/%nctaid and the clocks: valid PTX, not run here. */
 static bool is_other_special_register(const char *name)
 {
         static const char *const prefixes[] = {
@@ -254,6 +254,15 @@ static int parse_operand(struct parser *p, struct ptx_insn *insn, struct ptx_ope
                                 op->axis = (unsigned)(dot[1] - 'x');
                                 return 1;
                         }
+                }
+                if (strcmp(name, "%clock") == 0 || strcmp(name, "%clock64") == 0 ||
+                    strcmp(name, "%globaltimer") == 0) {
+                        op->kind = PTX_OPERAND_SPECIAL;
+                        op->special = name[6] == '\0'  ? PTX_SPECIAL_CLOCK
+                                      : name[6] == '6' ? PTX_SPECIAL_CLOCK64
+                                                       : PTX_SPECIAL_GLOBALTIMER;
+                        op->axis = 0;
+                        return 1;
                 }
                 if (is_other_special_register(name)) {
                         not_runnable(p, "special register '%s'", name);

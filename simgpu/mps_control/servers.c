@@ -337,7 +337,9 @@ static void bind_client(struct mps_daemon *daemon, struct mps_connection *connec
         client->id = ++server->next_client_id;
         client->pid_namespace = pid_namespace(client->pid);
         connection->kind = MPS_CONNECTION_CLIENT;
-        mps_server_log(daemon, server->pid, "New client %d connected", (int)client->pid);
+        /* The words driver 580 writes (docs/hardware/2026-11-25/mps_control_unknowns2.txt). */
+        mps_server_log(daemon, server->pid, "Client {PID: %d, Context ID: 0} connected",
+                       (int)client->pid);
         length = snprintf(text, sizeof(text), "%d %g %llu\n", (int)server->pid, percentage, pinned);
         mps_connection_queue(connection, 0, text, (size_t)length);
 }
@@ -374,7 +376,12 @@ void mps_client_detached(struct mps_daemon *daemon, struct mps_connection *conne
 {
         struct mps_server *server = &daemon->servers[connection->client.server];
 
-        mps_server_log(daemon, server->pid, "Client %d disconnected", (int)connection->client.pid);
+        /* Driver 580 logs every client's exit so, misspelling included (H200, 2026-12-02:
+         * docs/hardware/2026-12-02/doctor.txt). */
+        mps_server_log(daemon, server->pid,
+                       "Server failed to recevie command with status 806, assuming client {PID: "
+                       "%d, Context ID: 0} exit",
+                       (int)connection->client.pid);
         /* The caller has already taken the connection off the list. */
         if (server->state == MPS_SERVER_DRAINING && mps_server_client_count(daemon, server) == 0)
                 mps_server_shutdown(daemon, server, false);

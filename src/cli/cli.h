@@ -32,6 +32,8 @@ extern const struct verb verb_env;
 extern const struct verb verb_run;
 extern const struct verb verb_set;
 extern const struct verb verb_config;
+extern const struct verb verb_doctor;
+extern const struct verb verb_bench;
 
 /* Prints "mpsmig: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

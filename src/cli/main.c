@@ -20,6 +20,8 @@ static const struct verb *const verbs[] = {
         &verb_run,
         &verb_set,
         &verb_config,
+        &verb_doctor,
+        &verb_bench,
 };
 /* clang-format on */
 

@@ -487,3 +487,45 @@ int mps_control_start_server(const struct mps_endpoint *ep, unsigned uid, struct
         (void)snprintf(command, sizeof(command), "start_server -uid %u\n", uid);
         return command_without_answer(ep, command, "start_server", 0, err);
 }
+
+int mps_control_ps(const struct mps_endpoint *ep, struct mps_ps *ret_ps, struct error *err)
+{
+        struct spawn_result res;
+        int r = query_ok(ep, "ps\n", 0, "ps", &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_ps(res.out, res.out_size, ret_ps, err), err);
+        spawn_result_done(&res);
+        return r;
+}
+
+/* A device key goes into a command line: nothing but letters, digits and '-' may pass. */
+static bool is_device_key(const char *device)
+{
+        if (!device || !device[0] || strlen(device) > 96)
+                return false;
+        for (const char *p = device; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                      (*p >= 'A' && *p <= 'Z') || *p == '-'))
+                        return false;
+        return true;
+}
+
+int mps_control_pinned_limit(const struct mps_endpoint *ep, const char *device,
+                             struct mps_pinned_limit *ret_limit, struct error *err)
+{
+        static const char name[] = "get_default_device_pinned_mem_limit";
+        if (!is_device_key(device))
+                return error_set(err, -EINVAL, "invalid device key \"%s\" for %s",
+                                 device ? device : "", name);
+        char command[160];
+        (void)snprintf(command, sizeof(command), "%s %s\n", name, device);
+        struct spawn_result res;
+        int r = query_ok(ep, command, 0, name, &res, err);
+        if (r < 0)
+                return r;
+        r = on_daemon(ep, mps_answer_pinned_limit(name, res.out, res.out_size, ret_limit, err),
+                      err);
+        spawn_result_done(&res);
+        return r;
+}

@@ -123,3 +123,11 @@ int mps_control_set_defaults(const struct mps_endpoint *endpoint, const struct m
  * client. It answers at once (3-4 ms on driver 580); the server is ready later
  * (docs/driver-facts.md): look for it with get_server_list and ps. */
 int mps_control_start_server(const struct mps_endpoint *endpoint, unsigned uid, struct error *err);
+
+/* ps: the clients with their servers (MPS_TEXT_PS_NO_SERVER gives no rows, no_server set). */
+int mps_control_ps(const struct mps_endpoint *endpoint, struct mps_ps *ret_ps, struct error *err);
+
+/* get_default_device_pinned_mem_limit DEVICE ("0" or a UUID): what it reads back under that key
+ * (ret_limit->set false when nothing). */
+int mps_control_pinned_limit(const struct mps_endpoint *endpoint, const char *device,
+                             struct mps_pinned_limit *ret_limit, struct error *err);

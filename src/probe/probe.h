@@ -1,6 +1,7 @@
 /* mpsmig-probe: a standalone CUDA client that reports what the driver shows it (devices, SMs,
- * memory), runs one tiny kernel, optionally tries one allocation, and can stay alive so that an
- * MPS control daemon lists it. It loads libcuda.so.1 at run time and needs no CUDA toolkit. */
+ * memory), runs one tiny kernel, optionally tries one allocation, optionally runs a fixed amount of
+ * kernel work and times it, and can stay alive so that an MPS control daemon lists it. It loads
+ * libcuda.so.1 at run time and needs no CUDA toolkit. */
 #pragma once
 
 #include <stdbool.h>
@@ -52,6 +53,8 @@ struct cuda_api {
         CUresult (*get_error_string)(CUresult error, const char **str);
         /* the symbol each pointer above came from, by the same order, for messages */
         const char *names[22];
+        /* Only simgpu's libcuda has it (cuda_timeline.c): its timings are simulated. */
+        const char *(*simgpu_timing_model)(void);
 };
 
 /* Indexes into cuda_api.names. */
@@ -109,6 +112,26 @@ struct probe_options {
         bool alloc;
         unsigned long long alloc_bytes;
         double hold_seconds;
+        unsigned work_kernels;          /* --work: spin kernels to launch; 0: none */
+        unsigned long long spin_cycles; /* --spin: cycles each kernel's threads wait */
+        double start_at;                /* --start-at: CLOCK_MONOTONIC seconds; < 0: at once */
+};
+
+/* The work kernel's shape: 8 blocks of 128 threads, as in the throughput readings of
+ * docs/driver-facts-mps-control.md (16 such clients fit 132 SMs). */
+#define PROBE_WORK_BLOCKS         8u
+#define PROBE_WORK_THREADS        128u
+#define PROBE_SPIN_CYCLES_DEFAULT 1000000ull
+#define PROBE_WORK_KERNELS_MAX    1000000u
+#define PROBE_SPIN_CYCLES_MAX     100000000000ull
+
+/* What --work measured; times are CLOCK_MONOTONIC seconds, which every process of a machine
+ * shares, so that a caller can line several clients up. */
+struct probe_work {
+        bool done;
+        double begin, end; /* first launch, and the synchronisation after the last kernel */
+        double late;       /* how long after --start-at the work began; 0 when on time */
+        unsigned long long fewest_cycles; /* the fewest cycles a block reported waiting */
 };
 
 struct probe_report {
@@ -120,7 +143,23 @@ struct probe_report {
         char error[1024];   /* the first failure, "cuX failed: NAME (text)"; "" when none */
         bool failed;        /* a CUDA call failed or the kernel was wrong: exit 1 */
         bool alloc_refused; /* --alloc answered CUDA_ERROR_OUT_OF_MEMORY: exit 3 */
+        bool timings_simulated;
+        double init_begin;        /* CLOCK_MONOTONIC seconds, just before cuInit */
+        double first_kernel_done; /* after the first kernel's synchronisation; 0: not done */
+        struct probe_work work;
 };
+
+/* CLOCK_MONOTONIC in seconds. */
+double probe_now(void);
+
+/* Runs --work on the probe's device `d`, whose context is current: loads the spin kernel, waits
+ * for --start-at, launches the kernels, synchronises once, checks what they report. */
+bool probe_run_work(const struct cuda_api *api, const struct probe_options *options,
+                    struct probe_report *report, struct probe_device *d);
+
+/* Records the first failure of a CUDA call (probe_run.c); true when `r` is one. */
+bool probe_failed_call(const struct cuda_api *api, struct probe_report *report, enum cuda_call call,
+                       CUresult r, const char *detail);
 
 /* Runs the probe over the devices the options select, filling the report. */
 void probe_run(const struct cuda_api *api, const struct probe_options *options,

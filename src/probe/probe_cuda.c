@@ -102,6 +102,7 @@ int cuda_api_load(struct cuda_api *api, char *why, size_t why_size)
                 }
                 *slot(api, (enum cuda_call)call) = fn;
         }
+        *(void **)&api->simgpu_timing_model = dlsym(api->handle, "simgpu_timing_model");
         return 0;
 }
 

@@ -20,7 +20,8 @@ enum exit_status { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_ALLOC_REFU
 
 static void print_help(void)
 {
-        printf("Usage: " PROGRAM " [--device N] [--alloc SIZE] [--hold SECONDS] [--json]\n"
+        printf("Usage: " PROGRAM " [--device N] [--alloc SIZE] [--work KERNELS [--spin CYCLES]\n"
+               "                    [--start-at SECONDS]] [--hold SECONDS] [--json]\n"
                "Reports what the CUDA driver shows this process: the driver version, and per\n"
                "device its name, UUID, SM count and memory, and whether a small kernel ran\n"
                "correctly. Under MPS the SM count reflects the active thread percentage.\n"
@@ -28,6 +29,11 @@ static void print_help(void)
                "  --device N       probe only device N (default: every visible device)\n"
                "  --alloc SIZE     try one allocation of SIZE (1024, 512M, 3G) on each device;\n"
                "                   exit 3 when the driver refuses it with out-of-memory\n"
+               "  --work KERNELS   on the first device, launch KERNELS kernels of 8 blocks of\n"
+               "                   128 threads that each wait --spin cycles, and time them\n"
+               "  --spin CYCLES    cycles each work kernel waits (default 1000000)\n"
+               "  --start-at SECONDS  begin the work at this CLOCK_MONOTONIC time, so that\n"
+               "                   several clients start together\n"
                "  --hold SECONDS   keep the contexts alive that long before exiting, so that\n"
                "                   MPS client lists show this process\n"
                "  --json           print one JSON object instead of key: value lines\n"
@@ -84,14 +90,14 @@ static int parse_size(const char *text, unsigned long long *ret)
 static int parse_options(int argc, char **argv, struct probe_options *options)
 {
         static const struct option long_options[] = {
-            {"alloc", required_argument, NULL, 'a'},
-            {"device", required_argument, NULL, 'd'},
-            {"hold", required_argument, NULL, 'H'},
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'},
-            {},
+            {"alloc", required_argument, NULL, 'a'},    {"device", required_argument, NULL, 'd'},
+            {"hold", required_argument, NULL, 'H'},     {"json", no_argument, NULL, 'j'},
+            {"work", required_argument, NULL, 'w'},     {"spin", required_argument, NULL, 's'},
+            {"start-at", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},        {},
         };
+        unsigned long long number;
+        bool spin_given = false;
         char *end;
         long device;
         int c;
@@ -126,6 +132,36 @@ static int parse_options(int argc, char **argv, struct probe_options *options)
                 case 'j':
                         options->json = true;
                         break;
+                case 'w':
+                        errno = 0;
+                        number = strtoull(optarg, &end, 10);
+                        if (errno || end == optarg || *end || *optarg == '-' || number == 0 ||
+                            number > PROBE_WORK_KERNELS_MAX)
+                                return usage_error("--work wants a number of kernels between 1 "
+                                                   "and %u, not '%s'",
+                                                   PROBE_WORK_KERNELS_MAX, optarg);
+                        options->work_kernels = (unsigned)number;
+                        break;
+                case 's':
+                        errno = 0;
+                        number = strtoull(optarg, &end, 10);
+                        if (errno || end == optarg || *end || *optarg == '-' || number == 0 ||
+                            number > PROBE_SPIN_CYCLES_MAX)
+                                return usage_error("--spin wants cycles between 1 and %llu, not "
+                                                   "'%s'",
+                                                   PROBE_SPIN_CYCLES_MAX, optarg);
+                        options->spin_cycles = number;
+                        spin_given = true;
+                        break;
+                case 't':
+                        errno = 0;
+                        options->start_at = strtod(optarg, &end);
+                        if (errno || end == optarg || *end || !isfinite(options->start_at) ||
+                            options->start_at < 0)
+                                return usage_error("--start-at wants CLOCK_MONOTONIC seconds, not "
+                                                   "'%s'",
+                                                   optarg);
+                        break;
                 case 'h':
                         print_help();
                         exit(EXIT_OK);
@@ -133,13 +169,15 @@ static int parse_options(int argc, char **argv, struct probe_options *options)
                         printf(PROGRAM " %s\n", MPSMIG_VERSION);
                         exit(EXIT_OK);
                 default:
-                        if (optopt && strchr("adH", optopt))
+                        if (optopt && strchr("adHwst", optopt))
                                 return usage_error("option '%s' needs a value", argv[optind - 1]);
                         return usage_error("unknown option '%s'", argv[optind - 1]);
                 }
         }
         if (optind < argc)
                 return usage_error("unexpected argument '%s'", argv[optind]);
+        if (!options->work_kernels && (spin_given || options->start_at >= 0))
+                return usage_error("--spin and --start-at go with --work");
         return EXIT_OK;
 }
 
@@ -163,7 +201,8 @@ static void hold(double seconds)
 
 int main(int argc, char **argv)
 {
-        struct probe_options options = {.device = -1};
+        struct probe_options options = {
+            .device = -1, .spin_cycles = PROBE_SPIN_CYCLES_DEFAULT, .start_at = -1};
         struct probe_report report = {0};
         struct cuda_api api;
         char why[1024];

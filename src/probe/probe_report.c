@@ -34,6 +34,18 @@ void report_print_text(const struct probe_report *report, const struct probe_opt
                 if (d->alloc_tried)
                         printf("  alloc: %s (%llu bytes)\n", d->alloc_result, options->alloc_bytes);
         }
+        printf("timings: %s\n", report->timings_simulated ? "simulated" : "real");
+        if (report->first_kernel_done > 0)
+                printf("startup_seconds: %.6f\n", report->first_kernel_done - report->init_begin);
+        if (options->work_kernels && report->work.done)
+                printf("work: %u kernels of %ux%u threads waiting %llu cycles\n"
+                       "work_seconds: %.6f\n"
+                       "work_begin: %.6f\n"
+                       "work_end: %.6f\n"
+                       "work_late_seconds: %.6f\n",
+                       options->work_kernels, PROBE_WORK_BLOCKS, PROBE_WORK_THREADS,
+                       options->spin_cycles, report->work.end - report->work.begin,
+                       report->work.begin, report->work.end, report->work.late);
         printf("status: %s\n", status_word(report));
 }
 
@@ -153,7 +165,25 @@ void report_print_json(const struct probe_report *report, const struct probe_opt
                 }
                 putchar('}');
         }
-        printf("],\"status\":\"%s\"", status_word(report));
+        printf("],\"timings\":\"%s\",\"startup_seconds\":",
+               report->timings_simulated ? "simulated" : "real");
+        if (report->first_kernel_done > 0)
+                printf("%.6f", report->first_kernel_done - report->init_begin);
+        else
+                fputs("null", stdout);
+        if (options->work_kernels) {
+                fputs(",\"work\":", stdout);
+                if (report->work.done)
+                        printf("{\"kernels\":%u,\"blocks\":%u,\"threads_per_block\":%u,"
+                               "\"spin_cycles\":%llu,\"seconds\":%.6f,\"begin\":%.6f,"
+                               "\"end\":%.6f,\"late_seconds\":%.6f}",
+                               options->work_kernels, PROBE_WORK_BLOCKS, PROBE_WORK_THREADS,
+                               options->spin_cycles, report->work.end - report->work.begin,
+                               report->work.begin, report->work.end, report->work.late);
+                else
+                        fputs("null", stdout);
+        }
+        printf(",\"status\":\"%s\"", status_word(report));
         if (report->error[0]) {
                 fputs(",\"error\":", stdout);
                 json_string(report->error);

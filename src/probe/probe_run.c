@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* PTX ISA 7.0 for sm_50: any driver since CUDA 11.0 JITs it for any GPU from Maxwell on.
@@ -51,8 +52,8 @@ static const char add_one_ptx[] = ".version 7.0\n"
 #define CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES 6
 
 /* Records the first failure; later ones only follow from it. */
-static bool failed_call(const struct cuda_api *api, struct probe_report *report,
-                        enum cuda_call call, CUresult r, const char *detail)
+bool probe_failed_call(const struct cuda_api *api, struct probe_report *report, enum cuda_call call,
+                       CUresult r, const char *detail)
 {
         char text[512];
 
@@ -85,24 +86,25 @@ static bool query_device(const struct cuda_api *api, struct probe_report *report
         CUuuid uuid;
         size_t bytes = 0;
 
-        if (failed_call(api, report, CALL_DEVICE_GET, api->device_get(&dev, d->ordinal), NULL) ||
-            failed_call(api, report, CALL_DEVICE_GET_NAME,
-                        api->device_get_name(d->name, (int)sizeof(d->name), dev), NULL) ||
-            failed_call(api, report, CALL_DEVICE_GET_UUID, api->device_get_uuid(&uuid, dev),
-                        NULL) ||
-            failed_call(api, report, CALL_DEVICE_GET_ATTRIBUTE,
-                        api->device_get_attribute(&d->sm_count,
-                                                  CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
-                        NULL) ||
-            failed_call(api, report, CALL_DEVICE_TOTAL_MEM, api->device_total_mem(&bytes, dev),
-                        NULL))
+        if (probe_failed_call(api, report, CALL_DEVICE_GET, api->device_get(&dev, d->ordinal),
+                              NULL) ||
+            probe_failed_call(api, report, CALL_DEVICE_GET_NAME,
+                              api->device_get_name(d->name, (int)sizeof(d->name), dev), NULL) ||
+            probe_failed_call(api, report, CALL_DEVICE_GET_UUID, api->device_get_uuid(&uuid, dev),
+                              NULL) ||
+            probe_failed_call(api, report, CALL_DEVICE_GET_ATTRIBUTE,
+                              api->device_get_attribute(
+                                  &d->sm_count, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
+                              NULL) ||
+            probe_failed_call(api, report, CALL_DEVICE_TOTAL_MEM,
+                              api->device_total_mem(&bytes, dev), NULL))
                 return false;
         /* a MIG device is named "<GPU> MIG <profile>"; its UUID prints as nvidia-smi -L shows */
         format_uuid(&uuid, strstr(d->name, " MIG ") != NULL, d->uuid, sizeof(d->uuid));
         d->total_memory = bytes;
         d->queried = true;
-        return !failed_call(api, report, CALL_CTX_CREATE, api->ctx_create(&d->context, 0, dev),
-                            NULL);
+        return !probe_failed_call(api, report, CALL_CTX_CREATE,
+                                  api->ctx_create(&d->context, 0, dev), NULL);
 }
 
 /* Copies the array in, runs the kernel, copies it back and checks every element. */
@@ -116,21 +118,23 @@ static bool run_kernel_on(const struct cuda_api *api, struct probe_report *repor
 
         for (unsigned i = 0; i < n; i++)
                 host[i] = i * 3u;
-        if (failed_call(api, report, CALL_MEM_ALLOC, api->mem_alloc(&buffer, n * sizeof(*host)),
-                        NULL))
+        if (probe_failed_call(api, report, CALL_MEM_ALLOC,
+                              api->mem_alloc(&buffer, n * sizeof(*host)), NULL))
                 return false;
-        ok = !failed_call(api, report, CALL_MEMCPY_HTOD,
-                          api->memcpy_htod(buffer, host, n * sizeof(*host)), NULL) &&
-             !failed_call(api, report, CALL_LAUNCH_KERNEL,
-                          api->launch_kernel(function, (n + KERNEL_BLOCK - 1) / KERNEL_BLOCK, 1, 1,
-                                             KERNEL_BLOCK, 1, 1, 0, NULL, params, NULL),
-                          NULL) &&
-             !failed_call(api, report, CALL_CTX_SYNCHRONIZE, api->ctx_synchronize(), NULL) &&
-             !failed_call(api, report, CALL_MEMCPY_DTOH,
-                          api->memcpy_dtoh(host, buffer, n * sizeof(*host)), NULL);
-        (void)failed_call(api, report, CALL_MEM_FREE, api->mem_free(buffer), NULL);
+        ok = !probe_failed_call(api, report, CALL_MEMCPY_HTOD,
+                                api->memcpy_htod(buffer, host, n * sizeof(*host)), NULL) &&
+             !probe_failed_call(api, report, CALL_LAUNCH_KERNEL,
+                                api->launch_kernel(function, (n + KERNEL_BLOCK - 1) / KERNEL_BLOCK,
+                                                   1, 1, KERNEL_BLOCK, 1, 1, 0, NULL, params, NULL),
+                                NULL) &&
+             !probe_failed_call(api, report, CALL_CTX_SYNCHRONIZE, api->ctx_synchronize(), NULL) &&
+             !probe_failed_call(api, report, CALL_MEMCPY_DTOH,
+                                api->memcpy_dtoh(host, buffer, n * sizeof(*host)), NULL);
+        (void)probe_failed_call(api, report, CALL_MEM_FREE, api->mem_free(buffer), NULL);
         if (!ok || report->failed)
                 return false;
+        if (report->first_kernel_done == 0)
+                report->first_kernel_done = probe_now();
         d->kernel = "ok";
         for (unsigned i = 0; i < n; i++)
                 if (host[i] != i * 3u + 1u) {
@@ -156,21 +160,21 @@ static bool run_kernel(const struct cuda_api *api, struct probe_report *report,
         unsigned *host;
         bool ok;
 
-        if (failed_call(api, report, CALL_MODULE_LOAD_DATA_EX,
-                        api->module_load_data_ex(&module, add_one_ptx, 2, options, values),
-                        jit_log))
+        if (probe_failed_call(api, report, CALL_MODULE_LOAD_DATA_EX,
+                              api->module_load_data_ex(&module, add_one_ptx, 2, options, values),
+                              jit_log))
                 return false;
         host = calloc(KERNEL_ELEMENTS, sizeof(*host));
         ok = host &&
-             !failed_call(api, report, CALL_MODULE_GET_FUNCTION,
-                          api->module_get_function(&function, module, KERNEL_NAME), NULL) &&
+             !probe_failed_call(api, report, CALL_MODULE_GET_FUNCTION,
+                                api->module_get_function(&function, module, KERNEL_NAME), NULL) &&
              run_kernel_on(api, report, d, function, host);
         if (!host && !report->failed) {
                 (void)snprintf(report->error, sizeof(report->error), "out of host memory");
                 report->failed = true;
         }
         free(host);
-        (void)failed_call(api, report, CALL_MODULE_UNLOAD, api->module_unload(module), NULL);
+        (void)probe_failed_call(api, report, CALL_MODULE_UNLOAD, api->module_unload(module), NULL);
         return ok && !report->failed;
 }
 
@@ -185,14 +189,14 @@ static void try_alloc(const struct cuda_api *api, const struct probe_options *op
         d->alloc_tried = true;
         if (r == CUDA_SUCCESS) {
                 d->alloc_result = "ok";
-                (void)failed_call(api, report, CALL_MEM_FREE, api->mem_free(ptr), NULL);
+                (void)probe_failed_call(api, report, CALL_MEM_FREE, api->mem_free(ptr), NULL);
                 return;
         }
         d->alloc_result = cuda_error_name(api, r);
         if (r == CUDA_ERROR_OUT_OF_MEMORY)
                 report->alloc_refused = true;
         else
-                (void)failed_call(api, report, CALL_MEM_ALLOC, r, NULL);
+                (void)probe_failed_call(api, report, CALL_MEM_ALLOC, r, NULL);
 }
 
 void probe_run(const struct cuda_api *api, const struct probe_options *options,
@@ -203,11 +207,13 @@ void probe_run(const struct cuda_api *api, const struct probe_options *options,
         report->pid = (int)getpid();
         report->driver_version = -1; /* -1: not read */
         report->device_count = -1;
-        if (failed_call(api, report, CALL_DRIVER_GET_VERSION,
-                        api->driver_get_version(&report->driver_version), NULL) ||
-            failed_call(api, report, CALL_INIT, api->init(0), NULL) ||
-            failed_call(api, report, CALL_DEVICE_GET_COUNT,
-                        api->device_get_count(&report->device_count), NULL))
+        report->timings_simulated = api->simgpu_timing_model != NULL;
+        report->init_begin = probe_now();
+        if (probe_failed_call(api, report, CALL_DRIVER_GET_VERSION,
+                              api->driver_get_version(&report->driver_version), NULL) ||
+            probe_failed_call(api, report, CALL_INIT, api->init(0), NULL) ||
+            probe_failed_call(api, report, CALL_DEVICE_GET_COUNT,
+                              api->device_get_count(&report->device_count), NULL))
                 return;
         first = options->device >= 0 ? options->device : 0;
         last = options->device >= 0 ? options->device : report->device_count - 1;
@@ -225,9 +231,21 @@ void probe_run(const struct cuda_api *api, const struct probe_options *options,
                 d->ordinal = ordinal;
                 if (!query_device(api, report, d) || !run_kernel(api, report, d))
                         break;
+                /* the work runs once, on the first device probed, while its context is current */
+                if (options->work_kernels && !report->work.done &&
+                    !probe_run_work(api, options, report, d))
+                        break;
                 if (options->alloc)
                         try_alloc(api, options, report, d);
         }
+}
+
+double probe_now(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void probe_release(const struct cuda_api *api, struct probe_report *report)
@@ -236,8 +254,8 @@ void probe_release(const struct cuda_api *api, struct probe_report *report)
                 struct probe_device *d = &report->devices[i];
 
                 if (d->context)
-                        (void)failed_call(api, report, CALL_CTX_DESTROY,
-                                          api->ctx_destroy(d->context), NULL);
+                        (void)probe_failed_call(api, report, CALL_CTX_DESTROY,
+                                                api->ctx_destroy(d->context), NULL);
                 d->context = NULL;
         }
         free(report->devices);

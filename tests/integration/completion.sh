@@ -45,7 +45,7 @@ complete "mpsmig set 0:1:"
 check_eq "set: target names" "0 1" "$out"
 
 # Each verb's options: exactly the long options its help names.
-for verb in list start stop status env run set; do
+for verb in list start stop status env run set doctor bench; do
         complete "mpsmig $verb --"
         want=$("$MPSMIG" help "$verb" | grep -oE -- '--[a-z][a-z-]*' | sort -u | tr '\n' ' ' |
                 sed 's/ $//')
