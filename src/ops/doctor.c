@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "driver/mps_answer.h"
 #include "driver/mps_control.h"
 #include "node/daemon_scan.h"
 
@@ -195,6 +196,34 @@ static void daemon_limits(struct doctor_job *job)
         }
 }
 
+/* What the configuration gives the target replaces what its daemon reports, key by key: a
+ * daemon that lost its limits (restarted by hand, `set` since) is then caught by the client. A
+ * target the configuration cannot be resolved for (a share of memory NVML did not give) keeps
+ * the daemon's. */
+static void configured_limits(struct doctor_job *job)
+{
+        const struct config *config = job->context->options.config;
+        const struct target *target = job->out->target;
+        if (!config || target->kind == TARGET_LOST_GPU || target->kind == TARGET_ORPHAN)
+                return;
+        struct target_limits limits;
+        struct error ignored = {0};
+        if (config_limits_for(config, target, &limits, &ignored) < 0)
+                return;
+        if (limits.threads > 0) {
+                job->limits.source = "configuration";
+                job->limits.thread_percentage = limits.threads;
+        }
+        if (limits.pinned_bytes > 0) {
+                job->limits.source = "configuration";
+                job->limits.pinned_set = true;
+                job->limits.pinned_bytes = limits.pinned_bytes;
+                mps_pinned_limit_format(limits.pinned_bytes, job->limits.pinned_text,
+                                        sizeof(job->limits.pinned_text));
+                (void)snprintf(job->limits.pinned_key, sizeof(job->limits.pinned_key), "0");
+        }
+}
+
 static void doctor_one(void *data, size_t index)
 {
         struct doctor_shared *shared = data;
@@ -212,9 +241,7 @@ static void doctor_one(void *data, size_t index)
             process_uid(status->pid, &job.daemon_uid) == 0)
                 job.daemon_uid_known = true;
         daemon_limits(&job);
-        if (shared->options->expected_limits &&
-            shared->options->expected_limits(shared->options->data, out->target, &job.limits) < 0)
-                daemon_limits(&job);
+        configured_limits(&job);
         doctor_check_target(&job);
         if (out->target->kind != TARGET_LOST_GPU && out->target->kind != TARGET_ORPHAN)
                 doctor_check_client(&job);

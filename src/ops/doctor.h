@@ -33,9 +33,8 @@ struct doctor_findings {
         size_t count;
 };
 
-/* The limits a target's daemon should impose. Today they are what the daemon itself reports
- * (source "daemon"); a configuration (docs/architecture.md) plugs in through
- * doctor_options.expected_limits and names itself as the source. */
+/* The limits a target's daemon should impose: what the configuration gives the target (source
+ * "configuration"), key by key, else what the daemon itself reports (source "daemon"). */
 struct doctor_limits {
         const char *source;
         double thread_percentage; /* 100: none */
@@ -63,11 +62,6 @@ struct doctor_report {
 
 struct doctor_options {
         const char *probe_path; /* from probe_find(); NULL: no client is launched (a finding) */
-        /* Replaces what the daemon reports as the expected limits of `target` when it returns
-         * 0; NULL, or a negative return: the daemon's own defaults are expected. */
-        int (*expected_limits)(void *data, const struct target *target,
-                               struct doctor_limits *ret_limits);
-        void *data;
 };
 
 /* Looks at every target of the context (ops_status first, then the target checks and a probe

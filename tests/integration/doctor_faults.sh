@@ -2,7 +2,8 @@
 # `mpsmig doctor` names each fault that makes MPS silently not work, exits 1, and says what to
 # do: a daemon killed with -9 (a stale folder, and a client that bypassed MPS), a shell whose
 # CUDA_MPS_PIPE_DIRECTORY has no live daemon, a second daemon on the device, a 0700 parent folder,
-# a pinned limit set under a wrong key; a fault put right is no longer named.
+# a pinned limit set under a wrong key, a thread percentage the configuration gives and the daemon
+# does not; a fault put right is no longer named.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 . "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
 use_topology a30-seed
@@ -38,6 +39,15 @@ m doctor 0:1:0
 check_eq "second daemon: exit 1" 1 "$rc"
 check_contains "second daemon: named" "a second MPS control daemon (pid $(pid_in "$T/p2"), user root, pipe folder $T/p2) serves this device" "$(finding second-daemon)"
 ask "$T/p2" 'quit\n' >/dev/null
+
+# A thread percentage the configuration gives, which the daemon (started without the file) does
+# not have: the client sees every SM, and the finding names the configuration.
+printf '[global]\nthreads = 50\n' >"$T/half.conf"
+m --config "$T/half.conf" doctor 0:1:0
+check_eq "configured threads not applied: exit 1" 1 "$rc"
+check_contains "configured threads not applied: named" "the client saw 14 of 14 SMs, the configuration's 50 % allows at most 9" "$(finding threads)"
+m doctor 0:1:0
+check_eq "without the file the daemon's 100 % is right: exit 0" 0 "$rc"
 
 # The daemon killed with -9: its folder is stale and a client given its variables bypasses MPS.
 daemon=$(pid_in "$pipe0")
