@@ -1,6 +1,6 @@
 set terminal svg size 800,500 dynamic enhanced font 'sans,12' background rgb 'white'
-set output '/root/out/bench.svg'
-set title "mpsmig bench on GPU-bb86edd7-a5ce-02c4-9bae-b3e9880653a3\n400 kernels of 8x128 threads a client, 1000000 cycles each"
+set output 'docs/bench-h200-2026-12-02.svg'
+set title "mpsmig bench on NVIDIA H200 (whole GPU)\n400 kernels of 8x128 threads a client, 1000000 cycles each"
 set xlabel 'clients at once (N)'
 set ylabel 'kernels per second, all clients'
 set key top left
@@ -8,12 +8,12 @@ set grid
 set logscale x 2
 set xtics ('1' 1, '2' 2, '4' 4, '8' 8, '16' 16, '32' 32)
 $data << EOD
-1 1972.785 1973.632 1972.785
-2 3942.246 2223.136 3945.571
-4 7865.075 2223.507 7891.142
-8 15679.050 2223.570 15782.283
-16 31102.990 2097.392 31564.567
-32 22252.356 1970.947 63129.134
+1 1972.037 1973.486 1972.037
+2 3941.663 2222.895 3944.073
+4 7856.732 2225.347 7888.146
+8 15698.356 2224.839 15776.292
+16 31318.662 2224.192 31552.584
+32 55975.616 2221.784 63105.169
 EOD
 plot $data using 1:4 with lines dashtype 2 linewidth 2 title 'N x one client alone', \
      $data using 1:2 with linespoints linewidth 2 pointtype 7 title 'through MPS', \
