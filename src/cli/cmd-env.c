@@ -91,6 +91,7 @@ static int env_run(int argc, char **argv)
                 return cli_usage_error("env: one target only, got '%s' and '%s'", argv[optind],
                                        argv[optind + 1]);
         request.on = argv[optind];
+        cli_set_hint_folders(request.layout_kind, request.runtime_dir);
 
         struct error err = {0};
         struct run_plan plan;

@@ -99,6 +99,7 @@ static int run_run(int argc, char **argv)
                 return cli_usage_error("run: no command given (mpsmig run [OPTIONS] -- CMD "
                                        "[ARGS...])");
         char **command = &argv[optind];
+        cli_set_hint_folders(request.layout_kind, request.runtime_dir);
 
         /* Before any placement: a typo in CMD must not leave a ledger entry or wait on daemons. */
         _cleanup_free_ char *path = NULL;

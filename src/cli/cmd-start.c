@@ -76,6 +76,7 @@ static int print_json(const struct ops_context *context, const struct start_repo
                 const struct start_result *result = &results[i];
                 json_t *item = lifecycle_target_json(result->target, &result->paths);
                 bool failed = result->outcome == START_FAILED;
+                char error_text[sizeof(result->error.message) + 8192];
                 if (!item ||
                     json_object_set_new(item, "result",
                                         json_string(start_outcome_string(result->outcome))) < 0 ||
@@ -84,8 +85,10 @@ static int print_json(const struct ops_context *context, const struct start_repo
                         0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
-                                        failed ? json_text(result->error.message) : json_null()) <
-                        0 ||
+                                        failed
+                                            ? json_text(cli_error_text(&result->error, error_text,
+                                                                       sizeof(error_text)))
+                                            : json_null()) < 0 ||
                     json_array_append_new(targets, item) < 0) {
                         json_decref(item);
                         json_decref(targets);
@@ -114,12 +117,13 @@ static void print_withdrawals(const struct start_report *report)
 {
         for (size_t i = 0; i < report->withdrawal_count; i++) {
                 const struct start_withdrawal *withdrawal = &report->withdrawals[i];
+                char text[sizeof(withdrawal->stop.error.message) + 8192];
                 if (withdrawal->stop.outcome == STOP_FAILED)
                         cli_error("%s is in the node cache but NVML no longer lists it; the MPS "
                                   "control daemon started for it (pid %d) could not be stopped "
                                   "again: %s",
                                   withdrawal->uuid, (int)withdrawal->stop.pid,
-                                  withdrawal->stop.error.message);
+                                  cli_error_text(&withdrawal->stop.error, text, sizeof(text)));
                 else
                         cli_error("%s is in the node cache but NVML no longer lists it: the MPS "
                                   "control daemon started for it was stopped again",
@@ -170,8 +174,10 @@ static int start_run(int argc, char **argv)
                 if (report.results[i].outcome == START_FAILED) {
                         char name[32];
                         lifecycle_target_name(report.results[i].target, name, sizeof(name));
+                        char text[sizeof(report.results[i].error.message) + 8192];
                         cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
-                                  report.results[i].target->uuid, report.results[i].error.message);
+                                  report.results[i].target->uuid,
+                                  cli_error_text(&report.results[i].error, text, sizeof(text)));
                 }
         return report.failed > 0 || report.withdrawals_failed > 0 || lost > 0 ? EXIT_FAILURE_
                                                                               : EXIT_OK;

@@ -228,8 +228,10 @@ static int stop_run(int argc, char **argv)
                 if (results[i].outcome == STOP_FAILED) {
                         char name[32];
                         lifecycle_target_name(results[i].target, name, sizeof(name));
+                        char text[sizeof(results[i].error.message) + 8192];
                         cli_error("cannot stop the MPS control daemon for %s (%s): %s", name,
-                                  results[i].target->uuid, results[i].error.message);
+                                  results[i].target->uuid,
+                                  cli_error_text(&results[i].error, text, sizeof(text)));
                 }
         return failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
 }

@@ -105,6 +105,7 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
         }
         args.options.names = argv + optind;
         args.options.name_count = (size_t)(argc - optind);
+        cli_set_hint_folders(args.options.layout_kind, args.options.runtime_dir);
         *ret_args = args;
         return -1;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "driver/mps_control.h"
 #include "ops/ops.h"
 
@@ -189,7 +190,7 @@ int ops_status(struct ops_context *context, struct status_result *results, struc
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_STATUS_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(context->target_count, status_one, &job);
+        parallel_for(context->target_count, status_one, &job);
         return 0;
 }
 
