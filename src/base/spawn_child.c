@@ -160,7 +160,7 @@ static void reap_blocking(struct spawn_child *c)
 size_t spawn_child_pollfds(const struct spawn_child *c, struct pollfd *fds)
 {
         size_t n = 0;
-        if (c->reaped)
+        if (c->pid <= 0 || c->reaped)
                 return 0;
         if (c->pidfd >= 0)
                 fds[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
@@ -175,7 +175,7 @@ size_t spawn_child_pollfds(const struct spawn_child *c, struct pollfd *fds)
 
 long long spawn_child_wakeup_ms(const struct spawn_child *c)
 {
-        if (c->reaped)
+        if (c->pid <= 0 || c->reaped)
                 return 0;
         long long wakeup = c->deadline_ms;
         if (c->pidfd < 0) {
@@ -188,7 +188,7 @@ long long spawn_child_wakeup_ms(const struct spawn_child *c)
 
 int spawn_child_signal(struct spawn_child *c, int signal)
 {
-        if (c->reaped)
+        if (c->pid <= 0 || c->reaped)
                 return 0;
 #ifdef SYS_pidfd_send_signal
         if (c->pidfd >= 0)
@@ -209,6 +209,8 @@ static int drain(struct spawn_child *c)
 
 int spawn_child_step(struct spawn_child *c)
 {
+        if (c->pid <= 0)
+                return -EINVAL;
         if (c->reaped)
                 return 1;
         if (c->stdin_fd >= 0)

@@ -53,7 +53,7 @@ int spawn_start(const struct spawn_options *options, struct spawn_child *ret_chi
                 struct error *err);
 
 /* The fds to poll for the child, each with its events; returns how many (at most
- * SPAWN_CHILD_POLLFDS). None once it is reaped. */
+ * SPAWN_CHILD_POLLFDS). None once it is reaped, or for a zeroed child (pid 0). */
 size_t spawn_child_pollfds(const struct spawn_child *child, struct pollfd *fds);
 
 /* The time (monotonic ms) by which spawn_child_step must run again for the deadline (or, without
@@ -64,7 +64,7 @@ long long spawn_child_wakeup_ms(const struct spawn_child *child);
  * and enforces the deadline (SIGTERM, then SIGKILL after the grace). Call it after poll() said any
  * of its fds is ready, or at its wakeup time. Returns 1 once the child is reaped (what its pipes
  * held then is read too: a grandchild that kept them open does not hold the caller up), 0 while
- * it runs, -ENOMEM (the child is then killed and reaped). */
+ * it runs, -ENOMEM (the child is then killed and reaped), -EINVAL for a child never started. */
 int spawn_child_step(struct spawn_child *child);
 
 /* Sends `signal` to the child through its pidfd (or its pid, which cannot have been reused before

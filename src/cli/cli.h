@@ -29,6 +29,7 @@ extern const struct verb verb_stop;
 extern const struct verb verb_status;
 extern const struct verb verb_env;
 extern const struct verb verb_run;
+extern const struct verb verb_daemon;
 
 /* Prints "mpsmig: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

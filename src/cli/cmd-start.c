@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
@@ -131,10 +132,52 @@ static void print_withdrawals(const struct start_report *report)
         }
 }
 
+/* The report of a start the agent did; the exit status, or -1 when no agent serves the runtime
+ * folder. */
+static int start_through_agent(const struct lifecycle_args *args)
+{
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        struct start_report report = {0};
+        struct error err = {0};
+        enum ops_failure failure;
+        int r = agent_client_start(&args->options, &context, &report.results, &failure, &err);
+        if (r == AGENT_CLIENT_NONE)
+                return -1;
+        if (r < 0) {
+                cli_report(&err);
+                return failure == OPS_FAILURE_USAGE ? EXIT_USAGE : EXIT_FAILURE_;
+        }
+        lifecycle_answered_by_agent(true);
+        for (size_t i = 0; i < context.target_count; i++)
+                report.failed += report.results[i].outcome == START_FAILED;
+        if (context.target_count == 0)
+                lifecycle_no_targets(args);
+        else
+                r = args->json ? print_json(&context, &report)
+                               : print_table(&context, report.results);
+        for (size_t i = 0; r >= 0 && i < context.target_count; i++)
+                if (report.results[i].outcome == START_FAILED) {
+                        char name[32], text[sizeof(err.message) + 8192];
+                        lifecycle_target_name(report.results[i].target, name, sizeof(name));
+                        cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
+                                  report.results[i].target->uuid,
+                                  cli_error_text(&report.results[i].error, text, sizeof(text)));
+                }
+        free(report.results);
+        if (r < 0) {
+                cli_error("cannot write the report: %s", strerror(-r));
+                return EXIT_FAILURE_;
+        }
+        return report.failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+}
+
 static int start_run(int argc, char **argv)
 {
         struct lifecycle_args args;
         int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
+        if (status >= 0)
+                return status;
+        status = start_through_agent(&args);
         if (status >= 0)
                 return status;
         _cleanup_(ops_context_done) struct ops_context context = {0};

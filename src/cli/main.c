@@ -18,6 +18,7 @@ static const struct verb *const verbs[] = {
         &verb_status,
         &verb_env,
         &verb_run,
+        &verb_daemon,
 };
 /* clang-format on */
 

@@ -289,4 +289,8 @@ struct status_result {
 int ops_status(struct ops_context *context, struct status_result *results, struct error *err);
 void status_results_done(struct status_result *results, size_t count);
 
+/* Fills result->servers (each with its user) and the client counts from a daemon's overview: the
+ * servers get_server_list named and the clients `ps` put under each. 0 or -ENOMEM. */
+int ops_status_fill_servers(const struct mps_overview *overview, struct status_result *result);
+
 const char *daemon_state_string(enum daemon_state state);

@@ -430,6 +430,28 @@ finish:
         return r;
 }
 
+int run_resolve(const struct node *node, const struct run_request *request,
+                struct target **ret_targets, size_t *ret_count, struct error *err)
+{
+        const char *on = request->on ? request->on : "auto";
+        char *names[] = {(char *)on};
+        _cleanup_free_ struct target *targets = NULL;
+        size_t count = 0;
+        int r = target_resolve(node, names, 1, true, !request->single, &targets, &count, err);
+        if (r >= 0 && request->profile)
+                r = filter_by_profile(node, request->profile, on, targets, &count, err);
+        if (r >= 0 && request->single && count != 1)
+                r = refuse_several(on, targets, count, err);
+        if (r >= 0 && count == 0)
+                r = error_set(err, -ENOENT,
+                              "there is no MIG device or GPU to run on ('%s' names nothing)", on);
+        if (r < 0)
+                return r;
+        *ret_targets = TAKE_PTR(targets);
+        *ret_count = count;
+        return 0;
+}
+
 int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 enum run_failure *ret_failure, struct error *err)
 {
@@ -447,19 +469,9 @@ int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 return fail(ret_failure, from_ops_failure(ops_failure), r);
 
         const char *on = request->on ? request->on : "auto";
-        char *names[] = {(char *)on};
         struct target *targets = NULL;
         size_t count = 0;
-        r = target_resolve(plan.context.node, names, 1, true, !request->single, &targets, &count,
-                           err);
-        if (r >= 0 && request->profile)
-                r = filter_by_profile(plan.context.node, request->profile, on, targets, &count,
-                                      err);
-        if (r >= 0 && request->single && count != 1)
-                r = refuse_several(on, targets, count, err);
-        if (r >= 0 && count == 0)
-                r = error_set(err, -ENOENT,
-                              "there is no MIG device or GPU to run on ('%s' names nothing)", on);
+        r = run_resolve(plan.context.node, request, &targets, &count, err);
         free(plan.context.targets);
         plan.context.targets = targets;
         plan.context.target_count = r >= 0 ? count : 0;

@@ -69,8 +69,7 @@ static int collect_others(const struct ops_context *context, const char *uuid,
         return 0;
 }
 
-/* Servers from get_server_list with their users, and the clients `ps` puts under each. */
-static int fill_servers(const struct mps_overview *overview, struct status_result *result)
+int ops_status_fill_servers(const struct mps_overview *overview, struct status_result *result)
 {
         if (overview->server_count == 0)
                 return 0;
@@ -158,7 +157,7 @@ static int status_target(struct status_job *job, const struct target *target,
         result->default_thread_percentage = overview.default_active_thread_percentage;
         result->default_pinned_limit = overview.default_pinned_limit;
         result->default_client_priority = overview.default_client_priority;
-        r = fill_servers(&overview, result);
+        r = ops_status_fill_servers(&overview, result);
         mps_overview_done(&overview);
         if (r < 0)
                 return error_set(err, r, "out of memory");
