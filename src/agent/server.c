@@ -169,7 +169,10 @@ static void write_answer(struct agent_client *c)
                 }
                 c->out_sent += (size_t)n;
         }
-        c->gone = true; /* all sent: the close is the end of the answer */
+        /* All sent: the end of the stream is the end of the answer, said now (the fd itself is
+         * closed at the loop's next turn, which may be a while). */
+        (void)shutdown(c->fd, SHUT_RDWR);
+        c->gone = true;
 }
 
 static void handle_request(struct agent *agent, struct agent_client *c)
