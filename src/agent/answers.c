@@ -346,8 +346,14 @@ static struct agent_target **named_targets(struct agent *agent, json_t *request,
                 *ret_answer = fail(-ENOMEM, AGENT_FAILURE_OTHER, "out of memory");
                 return NULL;
         }
-        for (size_t i = 0; i < name_count; i++)
+        for (size_t i = 0; i < name_count; i++) {
                 names[i] = (char *)json_string_value(json_array_get(list, i));
+                if (!names[i]) {
+                        *ret_answer = fail(-EINVAL, AGENT_FAILURE_USAGE,
+                                           "the request's names are not all strings");
+                        return NULL;
+                }
+        }
         bool whole = json_is_true(json_object_get(request, "whole_gpus"));
         if (name_count == 0) {
                 /* Every target the agent serves (and every whole GPU, asked for). */
@@ -426,6 +432,9 @@ static json_t *start_request(struct agent *agent, struct agent_client *client, j
                 return denied("start daemons");
         if (agent->shutting_down)
                 return fail(-ESHUTDOWN, AGENT_FAILURE_OTHER, "the agent is stopping");
+        if (!agent->node_known)
+                return fail(-EAGAIN, AGENT_FAILURE_OTHER,
+                            "the agent has not read the node yet; try again in a moment");
         json_t *answer = NULL;
         size_t count = 0;
         _cleanup_free_ struct agent_target **ts =
@@ -458,6 +467,9 @@ static json_t *stop_request(struct agent *agent, struct agent_client *client, js
                 return denied("stop daemons");
         if (agent->shutting_down)
                 return fail(-ESHUTDOWN, AGENT_FAILURE_OTHER, "the agent is stopping");
+        if (!agent->node_known)
+                return fail(-EAGAIN, AGENT_FAILURE_OTHER,
+                            "the agent has not read the node yet; try again in a moment");
         json_t *answer = NULL;
         size_t count = 0;
         _cleanup_free_ struct agent_target **ts =

@@ -163,9 +163,12 @@ static void apply_node(struct agent *agent, struct node *node)
                 target->kind = desired[i].target.kind;
                 if (target_short_name(&desired[i].target, target->name, sizeof(target->name)) < 0)
                         (void)snprintf(target->name, sizeof(target->name), "?");
-                /* A refused target (another daemon on its device) is tried again at each read. */
+                /* A refused target (another daemon on its device) is tried again at each read;
+                 * one that answers is asked again for its clients, which placements count. */
                 if (target->state == SUPERVISION_REFUSED)
                         target->state = SUPERVISION_NEW;
+                else if (target->state == SUPERVISION_READY)
+                        agent_target_want_overview(target);
         }
         for (size_t i = 0; i < agent->target_count; i++) {
                 struct agent_target *target = agent->targets[i];

@@ -18,12 +18,22 @@ start_agent() {
         fi
 }
 
-# stop_agent: SIGTERM, and its exit status in $agent_rc (at most 30 s).
+# stop_agent: SIGTERM, and its exit status in $agent_rc (at most 30 s; then SIGKILL, status 137).
+# After a failed check, the agent's log is shown: what it did is the first thing to read.
 stop_agent() {
         kill -TERM "$agent" 2>/dev/null
         agent_rc=0
         for _ in $(seq 300); do alive "$agent" || break; sleep 0.1; done
+        if alive "$agent"; then
+                echo "the agent did not stop within 30 s:"
+                cat "/proc/$agent/stack" 2>/dev/null
+                kill -9 "$agent"
+        fi
         wait "$agent" 2>/dev/null || agent_rc=$?
+        if [ "$failures" -gt 0 ]; then
+                echo "--- the agent's log"
+                sed 's/^/  /' "$T/agent.log"
+        fi
 }
 
 # agent_daemons [UUID]: pids of live control daemons started in the foreground (the agent's) of
