@@ -104,6 +104,9 @@ int agent_client_ask(const char *runtime_dir, json_t *request, int timeout_ms, j
                 if (got == 0)
                         break;
                 used += (size_t)got;
+                /* The answer is one line: its newline ends it (JSON_COMPACT has none inside). */
+                if (answer[used - 1] == '\n')
+                        break;
         }
         if (!answer)
                 return error_set(err, -ENOMEM, "out of memory");

@@ -36,7 +36,7 @@ void agent_error_from_json(const json_t *object, struct error *err)
         const char *message = json_string_value(json_object_get(object, "message"));
         json_int_t code = json_integer_value(json_object_get(object, "errno"));
         (void)error_set(err, code < 0 && code > -4096 ? (int)code : -EIO, "%s",
-                        message ? message : "the agent gave no reason");
+                        message && message[0] ? message : "the agent gave no reason");
         const char *hint = json_string_value(json_object_get(object, "hint"));
         const char *target = json_string_value(json_object_get(object, "hint_target"));
         for (size_t i = 0; hint && i < sizeof(hint_names) / sizeof(hint_names[0]); i++)

@@ -91,10 +91,12 @@ void agent_accept(struct agent *agent)
 void agent_client_answer(struct agent_client *client, json_t *answer)
 {
         free(client->out);
-        client->out = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-        if (!client->out)
+        char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+        /* One line: the newline ends the answer, so the client need not wait for the close. */
+        if (!text || asprintf(&client->out, "%s\n", text) < 0)
                 client->out = strdup("{\"version\":1,\"ok\":false,\"failure\":\"other\","
-                                     "\"error\":{\"errno\":-12,\"message\":\"out of memory\"}}");
+                                     "\"error\":{\"errno\":-12,\"message\":\"out of memory\"}}\n");
+        free(text);
         client->out_size = client->out ? strlen(client->out) : 0;
         client->out_sent = 0;
         client->phase = CLIENT_WRITING;
