@@ -232,9 +232,7 @@ static _Noreturn void stopper_child(struct agent *agent, char (*uuids)[NODE_UUID
         sigset_t none;
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
-        if (fd > 3)
-                (void)syscall(SYS_close_range, 3U, (unsigned)fd - 1, 0U);
-        (void)syscall(SYS_close_range, (unsigned)fd + 1, ~0U, 0U);
+        fd_close_inherited(fd);
 
         struct ops_context context = {
             .options = {.layout_kind = LAYOUT_DEFAULT,

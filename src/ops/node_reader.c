@@ -31,6 +31,9 @@
  * only then shuts NVML down, so that the parent need not wait for that. */
 static _Noreturn void reader_child(int fd)
 {
+        /* Nothing of the parent's (the agent's socket and lock, other children's pipes) is held
+         * while NVML loads, however long that takes. */
+        fd_close_inherited(fd);
         struct nvml *nvml = NULL;
         struct node *node = NULL;
         struct error err = {0};
