@@ -448,6 +448,10 @@ static json_t *start_request(struct agent *agent, struct agent_client *client, j
                                           json_boolean(target->state == SUPERVISION_READY));
                 if (!target->wanted)
                         target->explicit = true;
+                if (target->held)
+                        agent_log(LOG_NOTICE, "%s %s: started on request (uid %u, pid %d)",
+                                  target->name, target->uuid, (unsigned)client->uid,
+                                  (int)client->pid);
                 target->held = false;
                 if (target->state == SUPERVISION_STOPPED || target->state == SUPERVISION_REFUSED)
                         target->state = SUPERVISION_NEW;
@@ -483,6 +487,10 @@ static json_t *stop_request(struct agent *agent, struct agent_client *client, js
                 ts[i]->held = true;
                 ts[i]->explicit = false;
                 ts[kept++] = ts[i];
+                agent_log(LOG_NOTICE,
+                          "%s %s: stopped on request (uid %u, pid %d): not restarted "
+                          "until started",
+                          ts[i]->name, ts[i]->uuid, (unsigned)client->uid, (int)client->pid);
         }
         if (kept == 0)
                 return json_pack("{s:i, s:b, s:I, s:[]}", "version", AGENT_PROTOCOL_VERSION, "ok",
