@@ -8,7 +8,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
                   clang libclang-rt-14-dev clang-format procps util-linux git \
-                  scdoc man-db debhelper dpkg-dev fakeroot lintian
+                  scdoc man-db debhelper dpkg-dev fakeroot lintian jq
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
 .PHONY: install-strip uninstall deb deb-check deb-check-with-fuzz
