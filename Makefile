@@ -8,7 +8,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
                   clang libclang-rt-14-dev clang-format procps util-linux git \
-                  scdoc man-db debhelper dpkg-dev fakeroot lintian gnuplot-nox \
+                  scdoc man-db debhelper dpkg-dev fakeroot lintian gnuplot-nox jq \
                   cargo rustc librust-nvml-wrapper-dev
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean

@@ -1,11 +1,11 @@
 #!/bin/bash
 # The layers of docs/architecture.md, checked on every include: a file of src/LAYER may include
-# only its own layer and those below it (base < driver < node < ops < cli); mpsmig-probe
+# only its own layer and those below it (base < driver < node < ops < agent < cli); mpsmig-probe
 # (src/probe) stands alone; simgpu may use src/base's header-only helpers and nothing else of
 # src/, and src/ nothing of simgpu. One line per include that goes the wrong way; exit 1 if any.
 set -u
 cd "${MPSMIG_SOURCE:?MPSMIG_SOURCE must name the source folder}"
-order="base driver node ops cli"
+order="base driver node ops agent cli"
 rank() {
         local i=0
         for layer in $order; do

@@ -14,7 +14,27 @@ int error_set(struct error *err, int code, const char *format, ...)
         (void)vsnprintf(err->message, sizeof(err->message), format, ap);
         va_end(ap);
         err->code = code;
+        err->hint = ERROR_HINT_NONE;
+        err->hint_target[0] = '\0';
         return code;
+}
+
+int error_hint(struct error *err, enum error_hint hint)
+{
+        if (!err)
+                return 0;
+        err->hint = hint;
+        err->hint_target[0] = '\0';
+        return err->code;
+}
+
+int error_hint_on(struct error *err, enum error_hint hint, const char *target)
+{
+        if (!err)
+                return 0;
+        err->hint = hint;
+        (void)snprintf(err->hint_target, sizeof(err->hint_target), "%s", target ? target : "");
+        return err->code;
 }
 
 int error_prefix(struct error *err, const char *format, ...)
@@ -48,5 +68,7 @@ void error_clear(struct error *err)
         if (!err)
                 return;
         err->code = 0;
+        err->hint = ERROR_HINT_NONE;
+        err->hint_target[0] = '\0';
         err->message[0] = '\0';
 }

@@ -1,7 +1,9 @@
-/* fd_io.h's loops. */
+/* fd_io.h's loops, and the closing of inherited fds. */
+#define _GNU_SOURCE
 #include "base/fd_io.h"
 
 #include <errno.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 ssize_t fd_read_fully(int fd, char *buffer, size_t size)
@@ -34,4 +36,11 @@ int fd_write_fully(int fd, const char *data, size_t size)
                 size -= (size_t)n;
         }
         return 0;
+}
+
+void fd_close_inherited(int keep)
+{
+        if (keep > 3)
+                (void)syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+        (void)syscall(SYS_close_range, (unsigned)(keep >= 3 ? keep + 1 : 3), ~0U, 0U);
 }

@@ -1,6 +1,7 @@
-/* Runs one child program under a CLOCK_MONOTONIC deadline with posix_spawn, feeding its stdin and
- * capturing its output through non-blocking pipes watched by one poll() with the child's pidfd;
- * and builds the explicit environments children get. See spawn.h. */
+/* Starts one child program with posix_spawn (explicit environment, absolute path, pipes for its
+ * stdin and output, a pidfd), runs one to completion under a CLOCK_MONOTONIC deadline by driving
+ * it through spawn_child.c's steps in one poll(), and builds the explicit environments children
+ * get. See spawn.h and spawn_child.h. */
 #define _GNU_SOURCE
 #include "base/spawn.h"
 
@@ -20,29 +21,10 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/flock_wait.h"
+#include "base/spawn_child.h"
 
 extern char **environ;
-
-#define READ_CHUNK        65536
-#define FALLBACK_POLL_MS  10 /* how often the child is polled when the kernel has no pidfd_open */
-#define CHUNKS_PER_WAKEUP 16
-#define CHUNKS_AFTER_EXIT 64 /* 4 MiB: more than a pipe can hold (pipe-max-size is 1 MiB) */
-
-struct capture {
-        int fd; /* our read end, -1 once closed */
-        char *data;
-        size_t size;
-        size_t capacity;
-        size_t max;
-        bool truncated;
-};
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -88,96 +70,6 @@ static int set_nonblocking(int fd)
         return 0;
 }
 
-/* Reads what the pipe holds now, at most `chunks` reads so that a writer faster than us cannot
- * keep us from the deadline. Returns -ENOMEM, or 0 (the fd is closed at end of file). */
-static int capture_read(struct capture *c, unsigned chunks)
-{
-        char chunk[READ_CHUNK];
-        while (c->fd >= 0 && chunks-- > 0) {
-                ssize_t n = read(c->fd, chunk, sizeof(chunk));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN)
-                                close_fd(&c->fd);
-                        return 0;
-                }
-                if (n == 0) {
-                        close_fd(&c->fd);
-                        return 0;
-                }
-                size_t keep = (size_t)n;
-                if (keep > c->max - c->size) {
-                        keep = c->max - c->size;
-                        c->truncated = true;
-                }
-                if (keep == 0)
-                        continue;
-                if (c->size + keep + 1 > c->capacity) {
-                        size_t capacity = c->capacity ? c->capacity : 4096;
-                        while (capacity < c->size + keep + 1)
-                                capacity *= 2;
-                        char *bigger = realloc(c->data, capacity);
-                        if (!bigger)
-                                return -ENOMEM;
-                        c->data = bigger;
-                        c->capacity = capacity;
-                }
-                memcpy(c->data + c->size, chunk, keep);
-                c->size += keep;
-                c->data[c->size] = '\0';
-        }
-        return 0;
-}
-
-/* Hands the captured text out, NUL-terminated, an empty string when nothing came. */
-static int capture_take(struct capture *c, char **ret_text, size_t *ret_size, bool *ret_truncated)
-{
-        if (!c->data) {
-                c->data = strdup("");
-                if (!c->data)
-                        return -ENOMEM;
-        }
-        *ret_text = TAKE_PTR(c->data);
-        *ret_size = c->size;
-        *ret_truncated = c->truncated;
-        return 0;
-}
-
-/* Writes what the child's stdin pipe takes now. SIGPIPE is blocked in this thread around the
- * write and a SIGPIPE it raised is consumed, so a child that exits without reading all of its
- * input makes only this pipe close, not the caller's process die. */
-static void feed_stdin(int *fd, const char *data, size_t size, size_t *written)
-{
-        sigset_t pipe_set, old_mask, pending;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        sigemptyset(&pending);
-        (void)sigpending(&pending);
-        bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-        (void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-
-        while (*written < size) {
-                ssize_t n = write(*fd, data + *written, size - *written);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                break;
-                        if (errno == EPIPE && !was_pending) {
-                                static const struct timespec zero = {0, 0};
-                                (void)sigtimedwait(&pipe_set, NULL, &zero);
-                        }
-                        close_fd(fd);
-                        break;
-                }
-                *written += (size_t)n;
-        }
-        if (*fd >= 0 && *written == size)
-                close_fd(fd);
-        (void)pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-}
-
 static int open_pidfd(pid_t pid)
 {
 #ifdef SYS_pidfd_open
@@ -189,26 +81,7 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-/* Reaps the child if it has exited. Returns true once reaped. */
-static bool try_reap(pid_t pid, int *status)
-{
-        for (;;) {
-                pid_t r = waitpid(pid, status, WNOHANG);
-                if (r == pid)
-                        return true;
-                if (r < 0 && errno == EINTR)
-                        continue;
-                return false;
-        }
-}
-
-static void reap_blocking(pid_t pid, int *status)
-{
-        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-                ;
-}
-
-static int setup_spawn(int in_child, int out_child, int err_child,
+static int setup_spawn(const struct spawn_options *o, int in_child, int out_child, int err_child,
                        posix_spawn_file_actions_t *actions, posix_spawnattr_t *attr)
 {
         int r = posix_spawn_file_actions_init(actions);
@@ -224,8 +97,11 @@ static int setup_spawn(int in_child, int out_child, int err_child,
         else
                 r = posix_spawn_file_actions_addopen(actions, STDIN_FILENO, "/dev/null", O_RDONLY,
                                                      0);
-        if (r == 0)
+        if (r == 0 && out_child >= 0)
                 r = posix_spawn_file_actions_adddup2(actions, out_child, STDOUT_FILENO);
+        else if (r == 0)
+                r = posix_spawn_file_actions_addopen(actions, STDOUT_FILENO, "/dev/null", O_WRONLY,
+                                                     0);
         if (r == 0)
                 r = posix_spawn_file_actions_adddup2(actions, err_child, STDERR_FILENO);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
@@ -243,8 +119,14 @@ static int setup_spawn(int in_child, int out_child, int err_child,
                 r = posix_spawnattr_setsigmask(attr, &empty);
         if (r == 0)
                 r = posix_spawnattr_setsigdefault(attr, &all);
+        short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+        /* A process group of its own: a terminal's Ctrl-C reaches its parent, not it. */
+        if (r == 0 && o->own_process_group) {
+                r = posix_spawnattr_setpgroup(attr, 0);
+                flags |= POSIX_SPAWN_SETPGROUP;
+        }
         if (r == 0)
-                r = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+                r = posix_spawnattr_setflags(attr, flags);
         if (r != 0) {
                 (void)posix_spawn_file_actions_destroy(actions);
                 (void)posix_spawnattr_destroy(attr);
@@ -288,10 +170,14 @@ static _Noreturn void child_exec(const struct spawn_options *o, int in_fd, int o
         sigset_t empty;
         sigemptyset(&empty);
         (void)sigprocmask(SIG_SETMASK, &empty, NULL);
+        if (o->own_process_group && setpgid(0, 0) < 0)
+                goto fail;
         if (in_fd < 0)
                 in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
-            dup2(err_fd, STDERR_FILENO) < 0)
+        if (out_fd < 0)
+                out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (in_fd < 0 || out_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 ||
+            dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
                 goto fail;
 #ifdef SYS_close_range
         /* Every fd of ours is CLOEXEC; this also covers what a library opened without it. */
@@ -344,124 +230,58 @@ static int fork_exec(const struct spawn_options *o, int in_fd, int out_fd, int e
                 *ret_pid = pid;
                 return 0;
         }
-        int status;
-        reap_blocking(pid, &status);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
         return error_set(err, -failure.error, "cannot run %s as uid %u gid %u: %s failed: %s",
                          o->path, (unsigned)o->credentials->uid, (unsigned)o->credentials->gid,
                          child_step_name(failure.step), strerror(failure.error));
 }
 
-struct run_state {
-        pid_t pid;
-        int pidfd; /* -1: polled with waitpid(WNOHANG) instead */
-        int stdin_fd;
-        size_t stdin_written;
-        struct capture out, err;
-        int status;
-        bool reaped;
-        bool timed_out;
-        bool killed;
-};
-
-/* The wait: one poll() over pidfd and pipes until the child is reaped. Returns 0 or -ENOMEM
- * (the child is then killed and reaped too). */
-static int wait_child(const struct spawn_options *o, struct run_state *s)
+/* posix_spawn, the child running as we do. */
+static int spawn_plain(const struct spawn_options *o, int in_fd, int out_fd, int err_fd,
+                       pid_t *ret_pid, struct error *err)
 {
-        int grace_ms = o->grace_ms > 0 ? o->grace_ms : SPAWN_GRACE_MS_DEFAULT;
-        int64_t deadline = now_ms() + o->timeout_ms;
-        int r = 0;
-
-        while (!s->reaped) {
-                struct pollfd fds[4];
-                nfds_t n = 0;
-                int64_t left = deadline - now_ms();
-                int timeout = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
-                if (s->pidfd >= 0)
-                        fds[n++] = (struct pollfd){.fd = s->pidfd, .events = POLLIN};
-                else if (timeout > FALLBACK_POLL_MS)
-                        timeout = FALLBACK_POLL_MS;
-                if (s->out.fd >= 0)
-                        fds[n++] = (struct pollfd){.fd = s->out.fd, .events = POLLIN};
-                if (s->err.fd >= 0)
-                        fds[n++] = (struct pollfd){.fd = s->err.fd, .events = POLLIN};
-                if (s->stdin_fd >= 0)
-                        fds[n++] = (struct pollfd){.fd = s->stdin_fd, .events = POLLOUT};
-
-                if (poll(fds, n, timeout) < 0 && errno != EINTR) {
-                        r = -errno;
-                        break;
-                }
-                if (s->stdin_fd >= 0)
-                        feed_stdin(&s->stdin_fd, o->stdin_data, o->stdin_size, &s->stdin_written);
-                r = capture_read(&s->out, CHUNKS_PER_WAKEUP);
-                if (r == 0)
-                        r = capture_read(&s->err, CHUNKS_PER_WAKEUP);
-                if (r < 0)
-                        break;
-
-                /* A pidfd turns readable when the child exits; without one, ask. */
-                if (try_reap(s->pid, &s->status)) {
-                        s->reaped = true;
-                        break;
-                }
-                if (now_ms() < deadline)
-                        continue;
-                if (!s->timed_out) {
-                        s->timed_out = true;
-                        (void)kill(s->pid, SIGTERM);
-                        deadline = now_ms() + grace_ms;
-                } else {
-                        (void)kill(s->pid, SIGKILL);
-                        reap_blocking(s->pid, &s->status);
-                        s->reaped = true;
-                }
-        }
-        if (!s->reaped) {
-                /* Out of memory or poll failed: do not leave the child behind. */
-                (void)kill(s->pid, SIGKILL);
-                reap_blocking(s->pid, &s->status);
-                s->reaped = true;
-                s->killed = true;
-                return r;
-        }
-
-        /* The child is gone; what it wrote is in the pipes now. A grandchild (a daemon it forked)
-         * may still hold the write ends: take what is readable and stop, do not wait for EOF. */
-        r = capture_read(&s->out, CHUNKS_AFTER_EXIT);
-        if (r == 0)
-                r = capture_read(&s->err, CHUNKS_AFTER_EXIT);
-        return r;
+        posix_spawn_file_actions_t actions;
+        posix_spawnattr_t attr;
+        int r = setup_spawn(o, in_fd, out_fd, err_fd, &actions, &attr);
+        if (r < 0)
+                return error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
+        int spawn_error = posix_spawn(ret_pid, o->path, &actions, &attr, o->argv, o->envp);
+        (void)posix_spawn_file_actions_destroy(&actions);
+        (void)posix_spawnattr_destroy(&attr);
+        if (spawn_error != 0)
+                return error_set(err, -spawn_error, "cannot run %s: %s", o->path,
+                                 strerror(spawn_error));
+        return 0;
 }
 
-int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, struct error *err)
+static int check_options(const struct spawn_options *o, struct error *err)
 {
         if (!o || !o->path || o->path[0] != '/' || !o->argv || !o->argv[0] || !o->envp ||
-            o->timeout_ms <= 0 || (o->stdin_size > 0 && !o->stdin_data))
+            o->timeout_ms < 0 || (o->stdin_size > 0 && !o->stdin_data))
                 return error_set(err, -EINVAL, "cannot run %s: %s", o && o->path ? o->path : "?",
                                  o && o->path && o->path[0] != '/'
                                      ? "the program path is not absolute"
                                      : "invalid spawn options");
+        return 0;
+}
 
+int spawn_start(const struct spawn_options *o, struct spawn_child *ret_child, struct error *err)
+{
+        int r = check_options(o, err);
+        if (r < 0)
+                return r;
         size_t max = o->output_max ? o->output_max : SPAWN_OUTPUT_MAX_DEFAULT;
-        struct run_state s = {
-            .pid = -1,
-            .pidfd = -1,
-            .stdin_fd = -1,
-            .out = {.fd = -1, .max = max},
-            .err = {.fd = -1, .max = max},
-        };
         int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-        int r = 0;
-
         if (o->stdin_data)
                 r = make_pipe(in_pipe);
-        if (r == 0)
+        if (r == 0 && !o->stdout_to_null)
                 r = make_pipe(out_pipe);
         if (r == 0)
                 r = make_pipe(err_pipe);
         if (r == 0 && in_pipe[1] >= 0)
                 r = set_nonblocking(in_pipe[1]);
-        if (r == 0)
+        if (r == 0 && out_pipe[0] >= 0)
                 r = set_nonblocking(out_pipe[0]);
         if (r == 0)
                 r = set_nonblocking(err_pipe[0]);
@@ -471,75 +291,34 @@ int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, st
         }
 
         pid_t pid;
-        if (o->credentials) {
-                r = fork_exec(o, in_pipe[0], out_pipe[1], err_pipe[1], &pid, err);
-                if (r < 0)
-                        goto finish;
-        } else {
-                posix_spawn_file_actions_t actions;
-                posix_spawnattr_t attr;
-                r = setup_spawn(in_pipe[0], out_pipe[1], err_pipe[1], &actions, &attr);
-                if (r < 0) {
-                        error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
-                        goto finish;
-                }
-                int spawn_error = posix_spawn(&pid, o->path, &actions, &attr, o->argv, o->envp);
-                (void)posix_spawn_file_actions_destroy(&actions);
-                (void)posix_spawnattr_destroy(&attr);
-                if (spawn_error != 0) {
-                        r = error_set(err, -spawn_error, "cannot run %s: %s", o->path,
-                                      strerror(spawn_error));
-                        goto finish;
-                }
-        }
-        s.pid = pid;
-        s.pidfd = open_pidfd(pid);
-        if (s.pidfd < 0 && s.pidfd != -ENOSYS) {
-                r = error_set(err, s.pidfd, "cannot watch %s (pid %d): pidfd_open: %s", o->path,
-                              (int)pid, strerror(-s.pidfd));
+        r = o->credentials ? fork_exec(o, in_pipe[0], out_pipe[1], err_pipe[1], &pid, err)
+                           : spawn_plain(o, in_pipe[0], out_pipe[1], err_pipe[1], &pid, err);
+        if (r < 0)
+                goto finish;
+        int pidfd = open_pidfd(pid);
+        if (pidfd < 0 && pidfd != -ENOSYS) {
+                r = error_set(err, pidfd, "cannot watch %s (pid %d): pidfd_open: %s", o->path,
+                              (int)pid, strerror(-pidfd));
                 (void)kill(pid, SIGKILL);
-                reap_blocking(pid, &s.status);
-                s.pidfd = -1;
-                goto finish;
-        }
-        if (s.pidfd < 0)
-                s.pidfd = -1;
-
-        close_fd(&in_pipe[0]);
-        close_fd(&out_pipe[1]);
-        close_fd(&err_pipe[1]);
-        s.stdin_fd = in_pipe[1];
-        in_pipe[1] = -1;
-        s.out.fd = out_pipe[0];
-        out_pipe[0] = -1;
-        s.err.fd = err_pipe[0];
-        err_pipe[0] = -1;
-        if (s.stdin_fd >= 0 && o->stdin_size == 0)
-                close_fd(&s.stdin_fd);
-
-        r = wait_child(o, &s);
-        if (r < 0) {
-                error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
                 goto finish;
         }
 
-        struct spawn_result result = {
+        struct spawn_child child = {
             .pid = pid,
-            .exited = WIFEXITED(s.status),
-            .exit_status = WIFEXITED(s.status) ? WEXITSTATUS(s.status) : 0,
-            .signaled = WIFSIGNALED(s.status),
-            .term_signal = WIFSIGNALED(s.status) ? WTERMSIG(s.status) : 0,
-            .timed_out = s.timed_out,
+            .pidfd = pidfd < 0 ? -1 : pidfd,
+            .stdin_fd = TAKE_FD(in_pipe[1]),
+            .stdin_data = o->stdin_data,
+            .stdin_size = o->stdin_size,
+            .out = {.fd = TAKE_FD(out_pipe[0]), .max = max},
+            .err = {.fd = TAKE_FD(err_pipe[0]), .max = max},
+            .deadline_ms = o->timeout_ms > 0 ? monotonic_now_ms() + o->timeout_ms : 0,
+            .grace_ms = o->grace_ms,
         };
-        r = capture_take(&s.out, &result.out, &result.out_size, &result.out_truncated);
-        if (r == 0)
-                r = capture_take(&s.err, &result.err, &result.err_size, &result.err_truncated);
-        if (r < 0) {
-                spawn_result_done(&result);
-                error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
-                goto finish;
-        }
-        *ret_result = result;
+        if (child.stdin_fd >= 0 && o->stdin_size == 0)
+                close_fd(&child.stdin_fd);
+        *ret_child = child;
 
 finish:
         close_fd(&in_pipe[0]);
@@ -548,13 +327,39 @@ finish:
         close_fd(&out_pipe[1]);
         close_fd(&err_pipe[0]);
         close_fd(&err_pipe[1]);
-        close_fd(&s.pidfd);
-        close_fd(&s.stdin_fd);
-        close_fd(&s.out.fd);
-        close_fd(&s.err.fd);
-        free(s.out.data);
-        free(s.err.data);
         return r;
+}
+
+int spawn_run(const struct spawn_options *o, struct spawn_result *ret_result, struct error *err)
+{
+        if (o && o->timeout_ms <= 0)
+                return error_set(err, -EINVAL, "cannot run %s: invalid spawn options",
+                                 o->path ? o->path : "?");
+        struct spawn_child child = {0};
+        int r = spawn_start(o, &child, err);
+        if (r < 0)
+                return r;
+        /* The wait: one poll() over the pidfd and the pipes until the child is reaped. */
+        while ((r = spawn_child_step(&child)) == 0) {
+                struct pollfd fds[SPAWN_CHILD_POLLFDS];
+                nfds_t n = spawn_child_pollfds(&child, fds);
+                long long wakeup = spawn_child_wakeup_ms(&child);
+                long long left = wakeup - monotonic_now_ms();
+                int timeout = wakeup == 0        ? -1
+                              : left <= 0        ? 0
+                              : left > INT32_MAX ? INT32_MAX
+                                                 : (int)left;
+                if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+                        r = -errno;
+                        break;
+                }
+        }
+        if (r == 1)
+                r = spawn_child_result(&child, ret_result);
+        spawn_child_done(&child);
+        if (r < 0)
+                return error_set(err, r, "cannot run %s: %s", o->path, strerror(-r));
+        return 0;
 }
 
 void spawn_result_done(struct spawn_result *result)

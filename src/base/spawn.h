@@ -1,6 +1,7 @@
 /* Runs one child program to completion under a deadline: posix_spawn with an absolute path and an
  * explicit environment, stdin from a buffer, stdout and stderr captured, one poll() over a pidfd
- * and the pipes; on timeout SIGTERM, a grace period, SIGKILL, reap. Also builds environments. */
+ * and the pipes; on timeout SIGTERM, a grace period, SIGKILL, reap. Starting a child without
+ * waiting for it is spawn_child.h's. Also builds environments. */
 #pragma once
 
 #include <stdbool.h>
@@ -8,6 +9,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
+#include "base/spawn_child.h"
 
 #define SPAWN_OUTPUT_MAX_DEFAULT                                                                   \
         (1024 * 1024)               /* bytes kept per stream; the rest is read, dropped */
@@ -27,12 +29,15 @@ struct spawn_options {
         char *const *envp; /* NULL-terminated, the child's WHOLE environment; never inherited */
         const char *stdin_data; /* fed to the child's stdin, then closed; NULL: /dev/null */
         size_t stdin_size;
-        int timeout_ms;    /* deadline for the child's exit, from the spawn; must be > 0 */
+        int timeout_ms;    /* deadline for the child's exit, from the spawn; > 0 for spawn_run, and
+                            * 0 for spawn_start means none */
         int grace_ms;      /* after SIGTERM before SIGKILL; 0: SPAWN_GRACE_MS_DEFAULT */
         size_t output_max; /* per stream; 0: SPAWN_OUTPUT_MAX_DEFAULT */
         /* NULL: the child runs as we do (posix_spawn). Otherwise fork, the credentials, exec: a
          * child that cannot take them is not run, and the error names the step that failed. */
         const struct spawn_credentials *credentials;
+        bool stdout_to_null;    /* stdout goes to /dev/null instead of being captured */
+        bool own_process_group; /* the child leads a process group of its own */
 };
 
 struct spawn_result {

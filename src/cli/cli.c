@@ -25,7 +25,8 @@ void cli_error(const char *format, ...)
 
 void cli_report(const struct error *err)
 {
-        cli_error("%s", err->message[0] ? err->message : "unknown error");
+        char text[sizeof(err->message) + 8192];
+        cli_error("%s", cli_error_text(err, text, sizeof(text)));
 }
 
 /* The verb whose options are being read: its usage errors point at its own help. */

@@ -34,11 +34,20 @@ extern const struct verb verb_set;
 extern const struct verb verb_config;
 extern const struct verb verb_doctor;
 extern const struct verb verb_bench;
+extern const struct verb verb_daemon;
 
 /* Prints "mpsmig: <message>" on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "mpsmig: <err->message>" on stderr. */
+/* Prints "mpsmig: <err->message>" and the words of its hint on stderr. */
 void cli_report(const struct error *err);
+
+/* The error's message and the words of its hint (hints.c), with the command to type; returns
+ * `buffer`. */
+const char *cli_error_text(const struct error *err, char *buffer, size_t size);
+
+/* The folder options (enum layout_kind, --runtime-dir) that hints repeat in the commands they
+ * suggest; set by each verb that takes them, before it reports. */
+void cli_set_hint_folders(int layout_kind, const char *runtime_dir);
 /* Prints "mpsmig: <message>\nTry 'mpsmig --help'." and returns EXIT_USAGE; once a verb is
  * running (cli_set_usage_verb), the hint is "Try 'mpsmig help VERB'." instead. */
 int cli_usage_error(const char *format, ...) __attribute__((format(printf, 1, 2)));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "node/target_name.h"
@@ -27,7 +28,7 @@ static int print_shell(const struct client_environment *environment)
         return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
 }
 
-static int print_json(const struct run_plan *plan)
+static int print_json(const struct run_plan *plan, bool by_agent)
 {
         json_t *variables = json_object();
         for (size_t i = 0; variables && i < plan->environment.count; i++)
@@ -39,11 +40,13 @@ static int print_json(const struct run_plan *plan)
         if (!variables)
                 return -ENOMEM;
         const struct target *target = plan->target;
-        json_t *document = json_pack(
-            "{s:i, s:s, s:s, s:s, s:s?, s:I, s:o}", "schema_version", ENV_SCHEMA_VERSION, "target",
-            plan->short_name, "uuid", target->uuid, "kind", target_kind_string(target->kind),
-            "profile", target->mig_device ? target->mig_device->profile : NULL, "daemon_pid",
-            (json_int_t)plan->daemon_pid, "environment", variables);
+        json_t *document =
+            json_pack("{s:i, s:s, s:s, s:s, s:s?, s:I, s:s, s:o}", "schema_version",
+                      ENV_SCHEMA_VERSION, "target", plan->short_name, "uuid", target->uuid, "kind",
+                      target_kind_string(target->kind), "profile",
+                      target->mig_device ? target->mig_device->profile : NULL, "daemon_pid",
+                      (json_int_t)plan->daemon_pid, "answered_by", by_agent ? "agent" : "direct",
+                      "environment", variables);
         if (!document)
                 return -ENOMEM;
         int r = output_json(document, stdout);
@@ -99,17 +102,22 @@ static int env_run(int argc, char **argv)
         request.runtime_dir = cli_runtime_dir(request.runtime_dir, config);
         if (!layout_given)
                 request.layout_kind = config->layout;
+        cli_set_hint_folders(request.layout_kind, request.runtime_dir);
 
         struct error err = {0};
         struct run_plan plan;
         enum run_failure failure;
-        if (run_prepare(&request, &plan, &failure, &err) < 0) {
+        int r = agent_client_place(&request, &plan, &failure, &err);
+        bool by_agent = r == 0;
+        if (r == AGENT_CLIENT_NONE)
+                r = run_prepare(&request, &plan, &failure, &err);
+        if (r < 0) {
                 cli_report(&err);
                 return failure == RUN_FAILURE_USAGE || failure == RUN_FAILURE_DRIVER
                            ? EXIT_USAGE
                            : EXIT_FAILURE_;
         }
-        int r = json ? print_json(&plan) : print_shell(&plan.environment);
+        r = json ? print_json(&plan, by_agent) : print_shell(&plan.environment);
         run_plan_done(&plan);
         if (r < 0) {
                 cli_error("env: cannot write the variables: %s", strerror(-r));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "ops/run.h"
@@ -16,7 +17,7 @@
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND      127
 
-static void report_placement(const struct run_plan *plan, bool verbose)
+static void report_placement(const struct run_plan *plan, bool verbose, bool by_agent)
 {
         bool chose = plan->candidate_count > 1;
         if (chose && !plan->recorded)
@@ -26,11 +27,12 @@ static void report_placement(const struct run_plan *plan, bool verbose)
         if (!verbose)
                 return;
         const struct target *target = plan->target;
-        cli_error("run: on %s (%s%s%s), %zu client%s before this one%s", plan->short_name,
-                  target->uuid, target->mig_device ? ", " : "",
+        cli_error("run: on %s (%s%s%s), %zu client%s before this one%s; placed by %s",
+                  plan->short_name, target->uuid, target->mig_device ? ", " : "",
                   target->mig_device ? target->mig_device->profile : "", plan->load,
                   plan->load == 1 ? "" : "s",
-                  chose ? ", the least loaded of the targets that answered" : "");
+                  chose ? ", the least loaded of the targets that answered" : "",
+                  by_agent ? "the agent" : "asking the daemons directly");
         if (!chose && !plan->recorded)
                 cli_error("run: not recorded for later placements: %s", plan->ledger_error.message);
 }
@@ -107,6 +109,7 @@ static int run_run(int argc, char **argv)
         request.runtime_dir = cli_runtime_dir(request.runtime_dir, config);
         if (!layout_given)
                 request.layout_kind = config->layout;
+        cli_set_hint_folders(request.layout_kind, request.runtime_dir);
 
         /* Before any placement: a typo in CMD must not leave a ledger entry or wait on daemons. */
         _cleanup_free_ char *path = NULL;
@@ -119,13 +122,18 @@ static int run_run(int argc, char **argv)
         request.record_pid = getpid();
         struct run_plan plan;
         enum run_failure failure;
-        if (run_prepare(&request, &plan, &failure, &err) < 0) {
+        /* The agent places it when one serves the runtime folder; else the daemons are asked. */
+        r = agent_client_place(&request, &plan, &failure, &err);
+        bool by_agent = r == 0;
+        if (r == AGENT_CLIENT_NONE)
+                r = run_prepare(&request, &plan, &failure, &err);
+        if (r < 0) {
                 cli_report(&err);
                 return failure == RUN_FAILURE_USAGE || failure == RUN_FAILURE_DRIVER
                            ? EXIT_USAGE
                            : EXIT_FAILURE_;
         }
-        report_placement(&plan, verbose);
+        report_placement(&plan, verbose, by_agent);
         (void)fflush(NULL);
         r = run_exec(&plan, path, command, &err);
         run_plan_done(&plan);

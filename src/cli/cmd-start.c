@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
@@ -139,6 +140,7 @@ static int print_json(const struct ops_context *context, const struct start_repo
                 const struct start_result *result = &results[i];
                 json_t *item = lifecycle_target_json(result->target, &result->paths);
                 bool failed = result->outcome == START_FAILED;
+                char error_text[sizeof(result->error.message) + 8192];
                 if (!item ||
                     json_object_set_new(item, "result",
                                         json_string(start_outcome_string(result->outcome))) < 0 ||
@@ -147,8 +149,10 @@ static int print_json(const struct ops_context *context, const struct start_repo
                         0 ||
                     json_object_set_new(item, "elapsed_ms", json_integer(result->elapsed_ms)) < 0 ||
                     json_object_set_new(item, "error",
-                                        failed ? json_text(result->error.message) : json_null()) <
-                        0 ||
+                                        failed
+                                            ? json_text(cli_error_text(&result->error, error_text,
+                                                                       sizeof(error_text)))
+                                            : json_null()) < 0 ||
                     json_object_set_new(item, "limits", limits_json(context, result)) < 0 ||
                     json_array_append_new(targets, item) < 0) {
                         json_decref(item);
@@ -179,12 +183,13 @@ static void print_withdrawals(const struct start_report *report)
 {
         for (size_t i = 0; i < report->withdrawal_count; i++) {
                 const struct start_withdrawal *withdrawal = &report->withdrawals[i];
+                char text[sizeof(withdrawal->stop.error.message) + 8192];
                 if (withdrawal->stop.outcome == STOP_FAILED)
                         cli_error("%s is in the node cache but NVML no longer lists it; the MPS "
                                   "control daemon started for it (pid %d) could not be stopped "
                                   "again: %s",
                                   withdrawal->uuid, (int)withdrawal->stop.pid,
-                                  withdrawal->stop.error.message);
+                                  cli_error_text(&withdrawal->stop.error, text, sizeof(text)));
                 else
                         cli_error("%s is in the node cache but NVML no longer lists it: the MPS "
                                   "control daemon started for it was stopped again",
@@ -220,12 +225,58 @@ static void report_limits(const struct ops_context *context, const struct start_
                 limits_note_rounding(bytes, name_pointers, context->target_count);
 }
 
+/* The report of a start the agent did; the exit status, or -1 when no agent serves the runtime
+ * folder. */
+static int start_through_agent(const struct lifecycle_args *args)
+{
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        struct start_report report = {0};
+        struct error err = {0};
+        enum ops_failure failure;
+        int r = agent_client_start(&args->options, &context, &report.results, &failure, &err);
+        if (r == AGENT_CLIENT_NONE)
+                return -1;
+        if (r < 0) {
+                cli_report(&err);
+                return failure == OPS_FAILURE_USAGE ? EXIT_USAGE : EXIT_FAILURE_;
+        }
+        lifecycle_answered_by_agent(true);
+        for (size_t i = 0; i < context.target_count; i++)
+                report.failed += report.results[i].outcome == START_FAILED;
+        if (context.target_count == 0)
+                lifecycle_no_targets(args);
+        else
+                r = args->json ? print_json(&context, &report)
+                               : print_table(&context, report.results);
+        for (size_t i = 0; r >= 0 && i < context.target_count; i++)
+                if (report.results[i].outcome == START_FAILED) {
+                        char name[32], text[sizeof(err.message) + 8192];
+                        lifecycle_target_name(report.results[i].target, name, sizeof(name));
+                        cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
+                                  report.results[i].target->uuid,
+                                  cli_error_text(&report.results[i].error, text, sizeof(text)));
+                }
+        free(report.results);
+        if (r < 0) {
+                cli_error("cannot write the report: %s", strerror(-r));
+                return EXIT_FAILURE_;
+        }
+        return report.failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+}
+
 static int start_run(int argc, char **argv)
 {
         _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
         if (status >= 0)
                 return status;
+        /* The agent does not apply the configuration's limits, servers ahead or daemon user yet:
+         * a file that sets them is applied here, on the direct path (docs/agent.md). */
+        if (!config_shapes_daemons(args.config)) {
+                status = start_through_agent(&args);
+                if (status >= 0)
+                        return status;
+        }
         _cleanup_(ops_context_done) struct ops_context context = {0};
         struct error err = {0};
         if (ops_context_prepare(&args.options, &context, &err) < 0) {
@@ -264,8 +315,10 @@ static int start_run(int argc, char **argv)
                 if (report.results[i].outcome == START_FAILED) {
                         char name[32];
                         lifecycle_target_name(report.results[i].target, name, sizeof(name));
+                        char text[sizeof(report.results[i].error.message) + 8192];
                         cli_error("cannot start the MPS control daemon for %s (%s): %s", name,
-                                  report.results[i].target->uuid, report.results[i].error.message);
+                                  report.results[i].target->uuid,
+                                  cli_error_text(&report.results[i].error, text, sizeof(text)));
                 }
         return report.failed > 0 || report.limits_failed > 0 || report.withdrawals_failed > 0 ||
                        lost > 0

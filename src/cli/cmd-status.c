@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
@@ -14,6 +15,26 @@
 
 #define DAEMON_STATES     6
 #define CLIENT_PIDS_SHOWN 4
+
+/* The agent's row of each result when the agent answered (indexed like the results), NULL when
+ * the daemons were asked directly. */
+static const struct agent_row *agent_rows;
+
+/* "ready", "ready, 2 restarts", "restart in 1.6s, 3 restarts", "crash loop: restart in 30s, 5
+ * restarts": what the agent does about the target. */
+static void agent_cell(const struct agent_row *row, char *buffer, size_t size)
+{
+        char next[48] = "", restarts[32] = "";
+        if (row->next_restart_ms >= 0)
+                (void)snprintf(next, sizeof(next), "%srestart in %.1fs",
+                               strcmp(row->supervision, "crash loop") == 0 ? "crash loop: " : "",
+                               (double)row->next_restart_ms / 1000.0);
+        if (row->restarts > 0)
+                (void)snprintf(restarts, sizeof(restarts), ", %u restart%s", row->restarts,
+                               row->restarts == 1 ? "" : "s");
+        (void)snprintf(buffer, size, "%s%s%s", next[0] ? next : row->supervision, restarts,
+                       row->adopted ? ", adopted" : "");
+}
 
 static void count_states(const struct status_result *results, size_t count,
                          size_t counts[DAEMON_STATES])
@@ -129,6 +150,7 @@ static int print_table(const struct ops_context *context, const struct status_re
             {"TARGET", TABLE_LEFT},  {"UUID", TABLE_UUID},     {"STATE", TABLE_LEFT},
             {"PID", TABLE_RIGHT},    {"UPTIME", TABLE_RIGHT},  {"SERVERS", TABLE_LEFT},
             {"CLIENTS", TABLE_LEFT}, {"THREADS", TABLE_RIGHT}, {"PINNED", TABLE_RIGHT},
+            {"AGENT", TABLE_LEFT},
         };
         size_t counts[DAEMON_STATES];
         count_states(results, context->target_count, counts);
@@ -145,11 +167,12 @@ static int print_table(const struct ops_context *context, const struct status_re
         size_t orphaned = count_orphaned(results, context->target_count);
         if (orphaned)
                 printf("%s%zu orphaned", separator, orphaned);
-        printf("\n");
+        printf("%s\n", agent_rows ? " (answered by the agent)" : "");
         print_problems(context, results);
         printf("\n");
 
-        _cleanup_table_ struct table *table = table_new(columns, ELEMENTSOF(columns));
+        _cleanup_table_ struct table *table =
+            table_new(columns, ELEMENTSOF(columns) - (agent_rows ? 0 : 1));
         if (!table)
                 return -ENOMEM;
         /* Problem rows first: one stale daemon among 56 must not hide in the middle. */
@@ -194,6 +217,11 @@ static int print_table(const struct ops_context *context, const struct status_re
                             answered(result) && result->default_pinned_limit.set
                                 ? result->default_pinned_limit.text
                                 : "-");
+                if (agent_rows) {
+                        char agent[96];
+                        agent_cell(&agent_rows[i], agent, sizeof(agent));
+                        table_cellf(table, "%s", agent);
+                }
         }
         return table_print(table, stdout);
 }
@@ -245,7 +273,21 @@ static double uptime_ms(double seconds)
         return seconds > 0 ? (double)(long long)(seconds * 1000.0 + 0.5) / 1000.0 : 0.0;
 }
 
-static json_t *target_json(const struct status_result *result)
+static json_t *agent_json(const struct agent_row *row)
+{
+        return json_pack(
+            "{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I}", "supervision", row->supervision, "restarts",
+            (int)row->restarts, "last_exit",
+            row->last_exit[0] ? json_string(row->last_exit) : json_null(), "last_exit_seconds_ago",
+            row->last_exit_ago_ms >= 0 ? json_real(row->last_exit_ago_ms / 1000.0) : json_null(),
+            "next_restart_seconds",
+            row->next_restart_ms >= 0 ? json_real(row->next_restart_ms / 1000.0) : json_null(),
+            "adopted", row->adopted, "observed_seconds_ago",
+            row->observed_ago_ms >= 0 ? json_real(row->observed_ago_ms / 1000.0) : json_null(),
+            "reservations", (json_int_t)row->reservations);
+}
+
+static json_t *target_json(const struct status_result *result, size_t index)
 {
         json_t *item = lifecycle_target_json(result->target, &result->paths);
         bool up = answered(result);
@@ -283,7 +325,9 @@ static json_t *target_json(const struct status_result *result)
                                 gpu && gpu->pci_bus_id[0] ? json_string(gpu->pci_bus_id)
                                                           : json_null()) < 0 ||
             json_object_set_new(item, "error",
-                                has_error ? json_text(result->error.message) : json_null()) < 0) {
+                                has_error ? json_text(result->error.message) : json_null()) < 0 ||
+            (agent_rows &&
+             json_object_set_new(item, "agent", agent_json(&agent_rows[index])) < 0)) {
                 json_decref(item);
                 return NULL;
         }
@@ -294,7 +338,7 @@ static int print_json(const struct ops_context *context, const struct status_res
 {
         json_t *targets = json_array();
         for (size_t i = 0; targets && i < context->target_count; i++)
-                if (json_array_append_new(targets, target_json(&results[i])) < 0) {
+                if (json_array_append_new(targets, target_json(&results[i], i)) < 0) {
                         json_decref(targets);
                         targets = NULL;
                 }
@@ -352,6 +396,15 @@ static void print_notes(const struct ops_context *context, const struct status_r
                         cli_error("%s (%s): the daemon's pid file names pid %d, which has died "
                                   "(`mpsmig start` recovers, `mpsmig stop` cleans up)",
                                   name, uuid, (int)result->pid);
+                if (agent_rows && agent_rows[i].next_restart_ms >= 0)
+                        cli_error("%s (%s): the MPS control daemon %s; the agent starts it again "
+                                  "in %.1f s (%u restart%s)%s",
+                                  name, uuid, agent_rows[i].last_exit,
+                                  (double)agent_rows[i].next_restart_ms / 1000.0,
+                                  agent_rows[i].restarts, agent_rows[i].restarts == 1 ? "" : "s",
+                                  strcmp(agent_rows[i].supervision, "crash loop") == 0
+                                      ? ": a crash loop, see its control.log"
+                                      : "");
                 for (size_t o = 0; o < result->other_count; o++)
                         cli_error("%s (%s): another MPS control daemon (pid %d, pipe folder %s) "
                                   "serves this device: two daemons on one device time-slice "
@@ -376,30 +429,42 @@ static int status_run(int argc, char **argv)
                 args.options.whole_gpus = true;
         args.options.orphans = true;
         _cleanup_(ops_context_done) struct ops_context context = {0};
-        status = lifecycle_open(&args, &context);
-        if (status != EXIT_OK)
-                return status;
-        if (sweep_whole_gpus)
-                ops_stop_keep_used_whole_gpus(&context);
-        if (ops_context_add_lost_gpus(&context) < 0) {
-                cli_error("out of memory");
+        _cleanup_free_ struct status_result *results = NULL;
+        _cleanup_free_ struct agent_row *rows = NULL;
+        struct error err = {0};
+        /* The agent, when one serves the runtime folder, answers from memory. */
+        int asked_agent = agent_client_status(&asked.options, &context, &results, &rows, &err);
+        if (asked_agent < 0 && asked_agent != AGENT_CLIENT_NONE) {
+                cli_report(&err);
                 return EXIT_FAILURE_;
+        }
+        agent_rows = rows;
+        lifecycle_answered_by_agent(asked_agent == 0);
+        if (asked_agent == AGENT_CLIENT_NONE) {
+                status = lifecycle_open(&args, &context);
+                if (status != EXIT_OK)
+                        return status;
+                if (sweep_whole_gpus)
+                        ops_stop_keep_used_whole_gpus(&context);
+                if (ops_context_add_lost_gpus(&context) < 0) {
+                        cli_error("out of memory");
+                        return EXIT_FAILURE_;
+                }
         }
         if (context.target_count == 0) {
                 lifecycle_no_targets(&asked);
                 return EXIT_OK;
         }
-
-        _cleanup_free_ struct status_result *results =
-            calloc(context.target_count, sizeof(*results));
-        if (!results) {
-                cli_error("out of memory");
-                return EXIT_FAILURE_;
-        }
-        struct error err = {0};
-        if (ops_status(&context, results, &err) < 0) {
-                cli_report(&err);
-                return EXIT_FAILURE_;
+        if (asked_agent == AGENT_CLIENT_NONE) {
+                results = calloc(context.target_count, sizeof(*results));
+                if (!results) {
+                        cli_error("out of memory");
+                        return EXIT_FAILURE_;
+                }
+                if (ops_status(&context, results, &err) < 0) {
+                        cli_report(&err);
+                        return EXIT_FAILURE_;
+                }
         }
         int r = args.json ? print_json(&context, results) : print_table(&context, results);
         print_notes(&context, results);

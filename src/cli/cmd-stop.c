@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
@@ -164,10 +165,68 @@ static void hint_seed_layout(struct ops_context *context)
                           LAYOUT_SEED_PIPE_PREFIX, seed == 1 ? "s" : "", seed == 1 ? "it" : "them");
 }
 
+/* Reports a stop's results; the exit status. */
+static int report_stop(const struct lifecycle_args *args, struct ops_context *context,
+                       const struct stop_result *results, int failed)
+{
+        int r = args->json ? print_json(context, results) : print_table(context, results);
+        if (r < 0) {
+                cli_error("cannot write the report: %s", strerror(-r));
+                return EXIT_FAILURE_;
+        }
+        size_t own = 0;
+        for (size_t i = 0; i < context->target_count; i++) {
+                own += results[i].outcome != STOP_NOT_RUNNING || results[i].folders_removed > 0;
+                if (results[i].folders_note[0])
+                        cli_error("%s", results[i].folders_note);
+        }
+        if (own == 0 && context->program)
+                hint_seed_layout(context);
+        for (size_t i = 0; i < context->target_count; i++)
+                if (results[i].outcome == STOP_FAILED) {
+                        char name[32];
+                        lifecycle_target_name(results[i].target, name, sizeof(name));
+                        char text[sizeof(results[i].error.message) + 8192];
+                        cli_error("cannot stop the MPS control daemon for %s (%s): %s", name,
+                                  results[i].target->uuid,
+                                  cli_error_text(&results[i].error, text, sizeof(text)));
+                }
+        return failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+}
+
+/* A stop the agent did (its daemons stay stopped until started again); the exit status, or -1
+ * when no agent serves the runtime folder. */
+static int stop_through_agent(const struct lifecycle_args *args)
+{
+        _cleanup_(ops_context_done) struct ops_context context = {0};
+        _cleanup_free_ struct stop_result *results = NULL;
+        struct error err = {0};
+        enum ops_failure failure;
+        int r = agent_client_stop(&args->options, &context, &results, &failure, &err);
+        if (r == AGENT_CLIENT_NONE)
+                return -1;
+        if (r < 0) {
+                cli_report(&err);
+                return failure == OPS_FAILURE_USAGE ? EXIT_USAGE : EXIT_FAILURE_;
+        }
+        lifecycle_answered_by_agent(true);
+        int failed = 0;
+        for (size_t i = 0; i < context.target_count; i++)
+                failed += results[i].outcome == STOP_FAILED;
+        if (context.target_count == 0) {
+                lifecycle_no_targets(args);
+                return EXIT_OK;
+        }
+        return report_stop(args, &context, results, failed);
+}
+
 static int stop_run(int argc, char **argv)
 {
         _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_stop, true, argc, argv, &args);
+        if (status >= 0)
+                return status;
+        status = stop_through_agent(&args);
         if (status >= 0)
                 return status;
         /* With no TARGET, stop also reaches whole GPUs that hold a daemon folder of this layout:
@@ -211,27 +270,7 @@ static int stop_run(int argc, char **argv)
                 /* another user's runtime folder or lock: the message names --runtime-dir */
                 return failed == -EACCES || failed == -EPERM ? EXIT_USAGE : EXIT_FAILURE_;
         }
-        int r = args.json ? print_json(&context, results) : print_table(&context, results);
-        if (r < 0) {
-                cli_error("cannot write the report: %s", strerror(-r));
-                return EXIT_FAILURE_;
-        }
-        size_t own = 0;
-        for (size_t i = 0; i < context.target_count; i++) {
-                own += results[i].outcome != STOP_NOT_RUNNING || results[i].folders_removed > 0;
-                if (results[i].folders_note[0])
-                        cli_error("%s", results[i].folders_note);
-        }
-        if (own == 0)
-                hint_seed_layout(&context);
-        for (size_t i = 0; i < context.target_count; i++)
-                if (results[i].outcome == STOP_FAILED) {
-                        char name[32];
-                        lifecycle_target_name(results[i].target, name, sizeof(name));
-                        cli_error("cannot stop the MPS control daemon for %s (%s): %s", name,
-                                  results[i].target->uuid, results[i].error.message);
-                }
-        return failed > 0 ? EXIT_FAILURE_ : EXIT_OK;
+        return report_stop(&args, &context, results, failed);
 }
 
 const struct verb verb_stop = {

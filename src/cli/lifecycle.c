@@ -111,6 +111,7 @@ int lifecycle_parse(const struct verb *verb, bool force, int argc, char **argv,
         if (status != EXIT_OK)
                 return status;
         lifecycle_apply_config(verb, layout_given, &args);
+        cli_set_hint_folders(args.options.layout_kind, args.options.runtime_dir);
         *ret_args = args;
         return -1;
 }
@@ -208,13 +209,22 @@ json_t *lifecycle_target_json(const struct target *target, const struct layout_p
                          json_text(paths->log_dir[0] ? paths->log_dir : NULL));
 }
 
+/* Which path answered this invocation, for its JSON. */
+static bool answered_by_agent;
+
+void lifecycle_answered_by_agent(bool agent)
+{
+        answered_by_agent = agent;
+}
+
 int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
                          json_t *summary)
 {
         json_t *document = json_pack(
-            "{s:i, s:s, s:s, s:o, s:o, s:o}", "schema_version", LIFECYCLE_SCHEMA_VERSION, "verb",
-            verb, "layout", layout_kind_name(context->layout.kind), "runtime_dir",
-            json_text(context->layout.runtime_dir), "targets", targets, "summary", summary);
+            "{s:i, s:s, s:s, s:o, s:s, s:o, s:o}", "schema_version", LIFECYCLE_SCHEMA_VERSION,
+            "verb", verb, "layout", layout_kind_name(context->layout.kind), "runtime_dir",
+            json_text(context->layout.runtime_dir), "answered_by",
+            answered_by_agent ? "agent" : "direct", "targets", targets, "summary", summary);
         if (!document)
                 return -ENOMEM;
         int r = output_json(document, stdout);

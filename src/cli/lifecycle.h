@@ -72,6 +72,9 @@ json_t *lifecycle_target_json(const struct target *target, const struct layout_p
 int lifecycle_print_json(const struct ops_context *context, const char *verb, json_t *targets,
                          json_t *summary);
 
+/* Says in the JSON document that the agent answered (true) or the daemons were asked directly. */
+void lifecycle_answered_by_agent(bool agent);
+
 /* A JSON integer, or null for 0. */
 json_t *lifecycle_pid_json(pid_t pid);
 

@@ -22,6 +22,7 @@ static const struct verb *const verbs[] = {
         &verb_config,
         &verb_doctor,
         &verb_bench,
+        &verb_daemon,
 };
 /* clang-format on */
 

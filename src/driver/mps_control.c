@@ -109,6 +109,30 @@ static int check_endpoint(const struct mps_endpoint *ep, struct error *err)
         return 0;
 }
 
+/* The argv and environment of one run of the control program, with `arguments` (NULL-terminated;
+ * NULL: none). */
+struct invocation {
+        struct env_builder env;
+        char *argv[4];
+};
+
+static int invocation_init(const struct mps_endpoint *ep, const char *const *arguments,
+                           struct invocation *inv, struct error *err)
+{
+        *inv = (struct invocation){.env = ENV_BUILDER_INIT, .argv = {(char *)ep->program, NULL}};
+        for (size_t i = 0; arguments && arguments[i] && i + 2 < ELEMENTSOF(inv->argv); i++)
+                inv->argv[i + 1] = (char *)arguments[i];
+        int r = mps_control_environment(ep, &inv->env);
+        if (r == 0 && !env_builder_array(&inv->env))
+                r = -ENOMEM;
+        if (r < 0) {
+                env_builder_done(&inv->env);
+                return error_set(err, r, "cannot build the MPS control program's environment: %s",
+                                 strerror(-r));
+        }
+        return 0;
+}
+
 /* Runs the control program with `arguments` (NULL-terminated; NULL: none) and `input` on stdin,
  * as `credentials`' user when given. Leaves timeouts and signals to the caller: 0 whenever it
  * ran. */
@@ -119,27 +143,21 @@ static int invoke(const struct mps_endpoint *ep, const char *const *arguments,
         int r = check_endpoint(ep, err);
         if (r < 0)
                 return r;
-        struct env_builder env = ENV_BUILDER_INIT;
-        r = mps_control_environment(ep, &env);
-        if (r < 0) {
-                env_builder_done(&env);
-                return error_set(err, r, "cannot build the MPS control program's environment: %s",
-                                 strerror(-r));
-        }
-        char *argv[4] = {(char *)ep->program, NULL};
-        for (size_t i = 0; arguments && arguments[i] && i + 2 < ELEMENTSOF(argv); i++)
-                argv[i + 1] = (char *)arguments[i];
+        struct invocation inv;
+        r = invocation_init(ep, arguments, &inv, err);
+        if (r < 0)
+                return r;
         struct spawn_options options = {
             .path = ep->program,
-            .argv = argv,
-            .envp = env_builder_array(&env),
+            .argv = inv.argv,
+            .envp = env_builder_array(&inv.env),
             .stdin_data = input,
             .stdin_size = input ? strlen(input) : 0,
             .timeout_ms = timeout_ms,
             .credentials = credentials,
         };
         r = spawn_run(&options, ret_result, err);
-        env_builder_done(&env);
+        env_builder_done(&inv.env);
         return r;
 }
 
@@ -266,24 +284,93 @@ static int query(const struct mps_endpoint *ep, const char *commands, int timeou
                 if (backoff_ms < MPS_CONTROL_BUSY_PAUSE_MAX_MS)
                         backoff_ms *= 2;
         }
-        char how[160];
         /* Turned away until the deadline cut the last try short: busy, not hung. */
         if (res.timed_out && attempts > 1)
                 r = busy_error(ep, timeout_ms, attempts, turn >= 0, err);
-        else if (res.timed_out || !res.exited)
-                r = error_set(err, res.timed_out ? -ETIMEDOUT : -EIO,
-                              "cannot ask the MPS control daemon on %s: %s %s", ep->pipe_dir,
-                              ep->program,
-                              spawn_result_describe(&res, timeout_ms, how, sizeof(how)));
-        else if (mentions(res.out, res.out_size, MPS_TEXT_NO_DAEMON) ||
-                 mentions(res.err, res.err_size, MPS_TEXT_NO_DAEMON))
-                r = error_set(err, MPS_ANSWER_NO_DAEMON, "no MPS control daemon runs on %s",
-                              ep->pipe_dir);
+        else
+                r = mps_control_query_outcome(ep, &res, timeout_ms, err);
         if (r < 0) {
                 spawn_result_done(&res);
                 return r;
         }
         *ret_result = res;
+        return 0;
+}
+
+int mps_control_query_outcome(const struct mps_endpoint *ep, const struct spawn_result *res,
+                              int timeout_ms, struct error *err)
+{
+        char how[160];
+        if (refused_busy(res))
+                return error_set(err, -EBUSY,
+                                 "the MPS control daemon on %s is busy with another control "
+                                 "client (it serves one at a time)",
+                                 ep->pipe_dir);
+        if (res->timed_out || !res->exited)
+                return error_set(err, res->timed_out ? -ETIMEDOUT : -EIO,
+                                 "cannot ask the MPS control daemon on %s: %s %s", ep->pipe_dir,
+                                 ep->program,
+                                 spawn_result_describe(res, timeout_ms, how, sizeof(how)));
+        if (mentions(res->out, res->out_size, MPS_TEXT_NO_DAEMON) ||
+            mentions(res->err, res->err_size, MPS_TEXT_NO_DAEMON))
+                return error_set(err, MPS_ANSWER_NO_DAEMON, "no MPS control daemon runs on %s",
+                                 ep->pipe_dir);
+        return 0;
+}
+
+int mps_control_query_start(const struct mps_endpoint *ep, const char *commands, int timeout_ms,
+                            struct spawn_child *ret_child, struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        struct invocation inv;
+        r = invocation_init(ep, NULL, &inv, err);
+        if (r < 0)
+                return r;
+        struct spawn_options options = {
+            .path = ep->program,
+            .argv = inv.argv,
+            .envp = env_builder_array(&inv.env),
+            .stdin_data = commands,
+            .stdin_size = strlen(commands),
+            .timeout_ms = timeout_ms > 0 ? timeout_ms : endpoint_timeout(ep),
+        };
+        r = spawn_start(&options, ret_child, err);
+        env_builder_done(&inv.env);
+        if (r < 0)
+                return error_prefix(err, "cannot ask the MPS control daemon on %s", ep->pipe_dir);
+        return 0;
+}
+
+int mps_control_foreground_start(const struct mps_endpoint *ep, struct spawn_child *ret_child,
+                                 struct error *err)
+{
+        int r = check_endpoint(ep, err);
+        if (r < 0)
+                return r;
+        if (strlen(ep->pipe_dir) > MPS_CONTROL_PIPE_DIR_MAX)
+                return error_set(err, -ENAMETOOLONG,
+                                 "the MPS pipe folder %s is longer than %d characters: its "
+                                 "sockets would not fit a unix socket address",
+                                 ep->pipe_dir, MPS_CONTROL_PIPE_DIR_MAX);
+        static const char *const alone[] = {"-f", NULL}, *const shared[] = {"-f", "-M", NULL};
+        struct invocation inv;
+        r = invocation_init(ep, ep->multiuser ? shared : alone, &inv, err);
+        if (r < 0)
+                return r;
+        struct spawn_options options = {
+            .path = ep->program,
+            .argv = inv.argv,
+            .envp = env_builder_array(&inv.env),
+            .output_max = MPS_CONTROL_FOREGROUND_OUTPUT_MAX,
+            .own_process_group = true,
+            .credentials = ep->daemon_credentials,
+        };
+        r = spawn_start(&options, ret_child, err);
+        env_builder_done(&inv.env);
+        if (r < 0)
+                return error_prefix(err, "cannot start an MPS control daemon on %s", ep->pipe_dir);
         return 0;
 }
 

@@ -73,6 +73,29 @@ int mps_control_start(const struct mps_endpoint *endpoint, struct error *err);
 int mps_control_run(const struct mps_endpoint *endpoint, const char *commands, int timeout_ms,
                     char **ret_output, size_t *ret_size, int *ret_status, struct error *err);
 
+/* For a caller that watches many control programs at once in a loop of its own (the agent): starts
+ * one client-mode run with `commands` on stdin and returns without waiting (base/spawn_child.h),
+ * timeout_ms 0 meaning the endpoint's. No turn is taken and nothing is retried: the caller asks a
+ * daemon one query at a time, and asks again after a pause when the outcome is -EBUSY. */
+int mps_control_query_start(const struct mps_endpoint *endpoint, const char *commands,
+                            int timeout_ms, struct spawn_child *ret_child, struct error *err);
+
+/* What a finished client-mode run says, as mps_control_run would report it: 0 when it ran to its
+ * end (whatever its status: the answer is in `result`), -EBUSY when the daemon turned it away
+ * (serving another control client), MPS_ANSWER_NO_DAEMON, -ETIMEDOUT or -EIO. */
+int mps_control_query_outcome(const struct mps_endpoint *endpoint,
+                              const struct spawn_result *result, int timeout_ms, struct error *err);
+
+/* What a foreground daemon's output is kept to between two takes. */
+#define MPS_CONTROL_FOREGROUND_OUTPUT_MAX (64 * 1024)
+
+/* Starts `program -f`: a control daemon in the foreground, the caller's child, in a process group
+ * of its own (a terminal's Ctrl-C reaches only the caller, which quits it), its stdout (the
+ * control.log lines) and stderr captured for the caller to take (spawn_stream_take), no
+ * deadline. -ENAMETOOLONG as mps_control_start. */
+int mps_control_foreground_start(const struct mps_endpoint *endpoint, struct spawn_child *ret_child,
+                                 struct error *err);
+
 /* Everything in one invocation of MPS_OVERVIEW_COMMANDS. -ESRCH when no daemon runs. */
 int mps_control_overview(const struct mps_endpoint *endpoint, struct mps_overview *ret_overview,
                          struct error *err);

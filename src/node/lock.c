@@ -173,11 +173,11 @@ static int open_lock_file(int dir_fd, const char *dir_path, const char *name, co
                         char owner[128] = "another user";
                         if (fstat(dir_fd, &dir_st) == 0 && dir_st.st_uid != geteuid())
                                 safe_fs_describe_owner(dir_st.st_uid, owner, sizeof(owner));
-                        return error_set(err, -EACCES,
-                                         "cannot open the %s %s/%s: %s: the folder %s belongs "
-                                         "to %s; give a runtime folder of your own with "
-                                         "--runtime-dir DIR (or $MPSMIG_RUNTIME_DIR)",
-                                         what, dir_path, name, strerror(e), dir_path, owner);
+                        (void)error_set(err, -EACCES,
+                                        "cannot open the %s %s/%s: %s: the folder %s belongs "
+                                        "to %s",
+                                        what, dir_path, name, strerror(e), dir_path, owner);
+                        return error_hint(err, ERROR_HINT_RUNTIME_DIR);
                 }
                 return error_set(err, -e, "cannot open the %s %s/%s: %s", what, dir_path, name,
                                  strerror(e));

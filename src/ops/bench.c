@@ -14,6 +14,7 @@
 
 #include "base/cleanup.h"
 #include "base/flock_wait.h"
+#include "base/parallel.h"
 #include "base/spawn.h"
 #include "driver/mps_control.h"
 #include "driver/probe_client.h"
@@ -142,7 +143,7 @@ static int run_batch(struct bench_run *run, unsigned count, bool mps, char *cons
             .ok = ok,
             .errors = errors,
         };
-        ops_parallel(count, client_one, &batch);
+        parallel_for(count, client_one, &batch);
         return 0;
 }
 

@@ -163,6 +163,10 @@ int config_check_node(const struct config *config, const struct node *node,
 int config_limits_for(const struct config *config, const struct target *target,
                       struct target_limits *ret_limits, struct error *err);
 
+/* Whether the file sets anything a daemon is started with: limits, a server started ahead, the
+ * daemons' user or group, -M. */
+bool config_shapes_daemons(const struct config *config);
+
 /* Whether a section of `config` applies to `target`. */
 bool config_section_matches(const struct config_section *section, const struct target *target);
 

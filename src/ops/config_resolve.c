@@ -18,6 +18,21 @@ bool target_limits_any(const struct target_limits *limits)
                limits->server;
 }
 
+bool config_shapes_daemons(const struct config *config)
+{
+        if (!config)
+                return false;
+        if (config->user.set || config->group.set || config->multiuser)
+                return true;
+        for (size_t i = 0; i < config->section_count; i++) {
+                const struct config_limits *limits = &config->sections[i].limits;
+                if (limits->threads > 0 || limits->pinned.set || limits->priority >= 0 ||
+                    limits->server.set)
+                        return true;
+        }
+        return false;
+}
+
 bool config_section_matches(const struct config_section *section, const struct target *target)
 {
         switch (section->scope) {

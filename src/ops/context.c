@@ -1,13 +1,10 @@
 /* What start, stop and status share: the node, its targets, the layout and the control program
- * found once per invocation, the /proc scan of running daemons, and the thread pool that works
- * on every target at once. */
+ * found once per invocation, and the /proc scan of running daemons. */
 #define _GNU_SOURCE
 #include "ops/ops.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <pwd.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,14 +204,9 @@ int ops_context_lock(struct ops_context *context, int *ret_runtime_fd, int *ret_
 {
         _cleanup_close_ int runtime_fd = -1;
         int r = layout_open_runtime_dir(&context->layout, true, &runtime_fd, err);
-        if (r == -EACCES || r == -EPERM) {
-                /* another user's folder (root's /run/mpsmig to a user): say what to do */
-                size_t len = strlen(err->message);
-                (void)snprintf(err->message + len, sizeof(err->message) - len,
-                               "; give a runtime folder of your own with --runtime-dir DIR (or "
-                               "$%s)",
-                               LAYOUT_RUNTIME_DIR_ENV);
-        }
+        /* another user's folder (root's /run/mpsmig to a user): a folder of one's own helps */
+        if (r == -EACCES || r == -EPERM)
+                (void)error_hint(err, ERROR_HINT_RUNTIME_DIR);
         if (r < 0)
                 return r;
         int lock_timeout = context->options.lock_timeout_ms > 0 ? context->options.lock_timeout_ms
@@ -254,48 +246,4 @@ bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, in
                 return false;
         *ret_daemon = daemon;
         return true;
-}
-
-struct pool {
-        void (*work)(void *shared, size_t index);
-        void *shared;
-        size_t count;
-        atomic_size_t next;
-};
-
-static void *pool_worker(void *data)
-{
-        struct pool *pool = data;
-        for (;;) {
-                size_t index = atomic_fetch_add(&pool->next, 1);
-                if (index >= pool->count)
-                        return NULL;
-                pool->work(pool->shared, index);
-        }
-}
-
-void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared)
-{
-        struct pool pool = {.work = work, .shared = shared, .count = count};
-        atomic_init(&pool.next, 0);
-        size_t wanted = count < OPS_PARALLEL_MAX ? count : OPS_PARALLEL_MAX;
-        pthread_t threads[OPS_PARALLEL_MAX];
-        size_t started = 0;
-        /* Each worker mostly waits on children: 1 MiB of stack (not the default 8) is plenty,
-         * sanitizers included. */
-        pthread_attr_t attr;
-        bool have_attr = pthread_attr_init(&attr) == 0;
-        if (have_attr)
-                (void)pthread_attr_setstacksize(&attr, 1024 * 1024);
-        /* Never more workers than needed; the caller's thread works too, so that a failure to
-         * create threads only makes the work slower, never skips it. */
-        for (; started + 1 < wanted; started++)
-                if (pthread_create(&threads[started], have_attr ? &attr : NULL, pool_worker,
-                                   &pool) != 0)
-                        break;
-        if (have_attr)
-                (void)pthread_attr_destroy(&attr);
-        (void)pool_worker(&pool);
-        for (size_t i = 0; i < started; i++)
-                (void)pthread_join(threads[i], NULL);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "driver/mps_answer.h"
 #include "driver/mps_control.h"
 #include "node/daemon_scan.h"
@@ -272,7 +273,7 @@ int ops_doctor(struct ops_context *context, const struct doctor_options *options
             .results = results,
             .targets = report.targets,
         };
-        ops_parallel(context->target_count, doctor_one, &shared);
+        parallel_for(context->target_count, doctor_one, &shared);
         status_results_done(results, context->target_count);
 
         size_t probed = 0;

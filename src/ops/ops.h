@@ -21,7 +21,6 @@
 #define OPS_FORCE_QUIT_SECONDS        1     /* stop --force: `quit -t 1` */
 #define OPS_FORCE_WAIT_MS             2000  /* stop --force: then this long before escalating */
 #define OPS_ESCALATION_WAIT_MS        2000  /* after each escalation step */
-#define OPS_PARALLEL_MAX              64    /* targets worked on at once */
 #define OPS_NODE_WIDE_QUERY_MS        1000  /* device_query of a daemon without a device */
 
 /* What the user asked for, shared by start, stop and status. */
@@ -133,10 +132,6 @@ const struct mps_daemon *ops_daemon_on(const struct ops_context *context, const 
 bool ops_find_daemon(const struct ops_context *context, const char *pipe_dir, int pipe_fd,
                      struct mps_daemon *ret_daemon);
 
-/* Runs work(context, index, items) for every index below `count` on up to OPS_PARALLEL_MAX
- * threads, and returns when all are done. */
-void ops_parallel(size_t count, void (*work)(void *shared, size_t index), void *shared);
-
 /* The name of user `uid`, or the number when it has none: for reports. */
 void ops_user_name(uid_t uid, char *buffer, size_t size);
 
@@ -203,6 +198,8 @@ const char *stop_step_string(enum stop_step step);
 
 /* ---- start ---- */
 
+struct node_reader;
+
 enum start_outcome {
         START_STARTED,
         START_ALREADY_RUNNING,
@@ -247,9 +244,10 @@ struct start_report {
         size_t from_cache;    /* results worked on before NVML answered, from the node cache */
         struct start_withdrawal *withdrawals;
         size_t withdrawal_count;
-        size_t withdrawals_failed; /* daemons that could not be stopped again */
-        struct error cache_error;  /* the node cache could not be updated (start still worked) */
-        struct error warning;      /* daemons of other users whose devices cannot be told */
+        size_t withdrawals_failed;  /* daemons that could not be stopped again */
+        struct error cache_error;   /* the node cache could not be updated (start still worked) */
+        struct error warning;       /* daemons of other users whose devices cannot be told */
+        struct node_reader *reader; /* the NVML child, reaped by start_report_done */
 };
 
 /*
@@ -269,7 +267,26 @@ struct start_report {
  */
 int ops_start(struct ops_context *context, struct start_report *ret_report,
               enum ops_failure *ret_failure, struct error *err);
+/* Frees the report and reaps the NVML child start forked (waiting for it to shut NVML down,
+ * bounded): call it once the report has been shown. */
 void start_report_done(struct start_report *report);
+
+/* Starts the daemon of one target as ops_start does (`-d`, then waits until it answers, at most
+ * options.timeout_ms), from the caller's daemon scan and NVML's node, under the node lock the
+ * caller holds. 0 or a negative errno, result->error saying why. */
+int ops_start_target(struct ops_context *context, const struct target *target,
+                     struct start_result *result);
+
+/*
+ * The first half of a target's start, for a caller that starts the daemon its own way (the agent,
+ * in the foreground as its child): refuses another daemon serving the device (-EBUSY, the
+ * message naming it), makes the target's folders (result->paths), and cleans what a dead daemon
+ * left (result->outcome START_RECOVERED, result->stale_pid). *ret_pipe_fd is the pipe folder,
+ * open; *ret_ours the daemon of the scan already running in it (NULL when none). Under the node
+ * lock, from a fresh scan.
+ */
+int ops_start_prepare(struct ops_context *context, const struct target *target, int *ret_pipe_fd,
+                      const struct mps_daemon **ret_ours, struct start_result *result);
 
 const char *start_outcome_string(enum start_outcome outcome);
 
@@ -317,6 +334,10 @@ struct status_result {
  * or a negative errno when nothing could be asked. */
 int ops_status(struct ops_context *context, struct status_result *results, struct error *err);
 void status_results_done(struct status_result *results, size_t count);
+
+/* Fills result->servers (each with its user) and the client counts from a daemon's overview: the
+ * servers get_server_list named and the clients `ps` put under each. 0 or -ENOMEM. */
+int ops_status_fill_servers(const struct mps_overview *overview, struct status_result *result);
 
 const char *daemon_state_string(enum daemon_state state);
 

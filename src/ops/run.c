@@ -71,56 +71,32 @@ static int filter_by_profile(const struct node *node, const char *profile, const
         return 0;
 }
 
-/* " --layout seed --runtime-dir '/my dir'": the folder options this run was given, quoted for
- * a shell, so that a hint can be pasted. */
-static void folder_options(const struct run_request *request, char *buffer, size_t size)
+/* One named target whose daemon would not serve a client: why, and what to do (the front end
+ * says it, from the hint). */
+static int refuse(const struct status_result *result, struct error *err)
 {
-        _cleanup_free_ char *quoted = NULL;
-        if (request->runtime_dir && shell_quote(request->runtime_dir, &quoted) < 0)
-                quoted = NULL;
-        (void)snprintf(buffer, size, "%s%s%s",
-                       request->layout_kind == LAYOUT_SEED ? " --layout seed" : "",
-                       quoted ? " --runtime-dir " : "", quoted ? quoted : "");
-}
-
-/* "mpsmig start --layout seed 0:1:0": what to type, with the folder options this run was given. */
-static void start_hint(const struct run_request *request, const char *name, char *buffer,
-                       size_t size)
-{
-        char options[PATH_MAX + 64];
-        folder_options(request, options, sizeof(options));
-        (void)snprintf(buffer, size, "mpsmig start%s %s", options, name);
-}
-
-/* One named target whose daemon would not serve a client: why, and what to do. */
-static int refuse(const struct run_request *request, const struct status_result *result,
-                  struct error *err)
-{
-        char name[32], hint[PATH_MAX * 4 + 64], options[PATH_MAX * 4 + 64];
+        char name[32];
         if (target_short_name(result->target, name, sizeof(name)) < 0)
                 (void)snprintf(name, sizeof(name), "%s", result->target->uuid);
-        start_hint(request, name, hint, sizeof(hint));
-        folder_options(request, options, sizeof(options));
         const char *what = "the MPS daemon of";
         switch (result->state) {
         case DAEMON_NOT_RUNNING:
-                return error_set(err, -ESRCH,
-                                 "%s %s (%s) is not running, so the program would run without "
-                                 "MPS; start it with `%s`",
-                                 what, name, result->target->uuid, hint);
+                (void)error_set(err, -ESRCH,
+                                "%s %s (%s) is not running, so the program would run without MPS",
+                                what, name, result->target->uuid);
+                return error_hint_on(err, ERROR_HINT_START, name);
         case DAEMON_STALE:
-                return error_set(err, -ESRCH,
-                                 "%s %s (%s) is gone: its pid file names process %d, which no "
-                                 "longer runs (killed?); start it again with `%s`",
-                                 what, name, result->target->uuid, (int)result->pid, hint);
+                (void)error_set(err, -ESRCH,
+                                "%s %s (%s) is gone: its pid file names process %d, which no "
+                                "longer runs (killed?)",
+                                what, name, result->target->uuid, (int)result->pid);
+                return error_hint_on(err, ERROR_HINT_START_AGAIN, name);
         case DAEMON_NOT_ANSWERING:
-                return error_set(err, -ETIMEDOUT,
-                                 "%s %s (%s, pid %d) does not answer (%s), so a client would "
-                                 "hang; see `mpsmig status%s %s`, restart it with `mpsmig "
-                                 "stop --force%s %s` then `%s`",
-                                 what, name, result->target->uuid, (int)result->pid,
-                                 result->error.message[0] ? result->error.message : "no answer",
-                                 options, name, options, name, hint);
+                (void)error_set(err, -ETIMEDOUT,
+                                "%s %s (%s, pid %d) does not answer (%s), so a client would hang",
+                                what, name, result->target->uuid, (int)result->pid,
+                                result->error.message[0] ? result->error.message : "no answer");
+                return error_hint_on(err, ERROR_HINT_RESTART, name);
         case DAEMON_ERROR:
                 return error_set(err, -EIO, "%s %s (%s) cannot be checked: %s", what, name,
                                  result->target->uuid, result->error.message);
@@ -131,16 +107,13 @@ static int refuse(const struct run_request *request, const struct status_result 
 }
 
 /* Several candidates and none answers: name each with its state. */
-static int refuse_all(const struct run_request *request, const char *on,
-                      const struct status_result *results, size_t count, struct error *err)
+static int refuse_all(const char *on, const struct status_result *results, size_t count,
+                      struct error *err)
 {
-        char hint[PATH_MAX * 4 + 64];
-        start_hint(request, "", hint, sizeof(hint));
-        hint[strlen(hint) - 1] = '\0'; /* no target name: every target */
         (void)error_set(err, -ESRCH,
                         "no MPS daemon answers on any of the %zu targets '%s' names, so the "
-                        "program would run without MPS; start them with `%s`: ",
-                        count, on, hint);
+                        "program would run without MPS (",
+                        count, on);
         size_t len = strlen(err->message);
         for (size_t i = 0; i < count; i++) {
                 char name[32];
@@ -148,11 +121,12 @@ static int refuse_all(const struct run_request *request, const char *on,
                         continue;
                 int n = snprintf(err->message + len, sizeof(err->message) - len, "%s%s %s",
                                  i ? ", " : "", name, daemon_state_string(results[i].state));
-                if (n < 0 || (size_t)n >= sizeof(err->message) - len)
+                if (n < 0 || (size_t)n >= sizeof(err->message) - len - 1)
                         break;
                 len += (size_t)n;
         }
-        return -ESRCH;
+        (void)snprintf(err->message + len, sizeof(err->message) - len, ")");
+        return error_hint(err, ERROR_HINT_START);
 }
 
 /* `env` names one target; a profile may name several. */
@@ -428,12 +402,11 @@ static int choose_target(const struct run_request *request, struct run_plan *pla
                 c.result_index[c.count++] = i;
         }
         if (count == 1 && c.count == 0) {
-                r = fail(ret_failure, RUN_FAILURE_REFUSED, refuse(request, &results[0], err));
+                r = fail(ret_failure, RUN_FAILURE_REFUSED, refuse(&results[0], err));
                 goto finish;
         }
         if (c.count == 0) {
-                r = fail(ret_failure, RUN_FAILURE_REFUSED,
-                         refuse_all(request, on, results, count, err));
+                r = fail(ret_failure, RUN_FAILURE_REFUSED, refuse_all(on, results, count, err));
                 goto finish;
         }
         plan->candidate_count = c.count;
@@ -457,6 +430,28 @@ finish:
         return r;
 }
 
+int run_resolve(const struct node *node, const struct run_request *request,
+                struct target **ret_targets, size_t *ret_count, struct error *err)
+{
+        const char *on = request->on ? request->on : "auto";
+        char *names[] = {(char *)on};
+        _cleanup_free_ struct target *targets = NULL;
+        size_t count = 0;
+        int r = target_resolve(node, names, 1, true, !request->single, &targets, &count, err);
+        if (r >= 0 && request->profile)
+                r = filter_by_profile(node, request->profile, on, targets, &count, err);
+        if (r >= 0 && request->single && count != 1)
+                r = refuse_several(on, targets, count, err);
+        if (r >= 0 && count == 0)
+                r = error_set(err, -ENOENT,
+                              "there is no MIG device or GPU to run on ('%s' names nothing)", on);
+        if (r < 0)
+                return r;
+        *ret_targets = TAKE_PTR(targets);
+        *ret_count = count;
+        return 0;
+}
+
 int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 enum run_failure *ret_failure, struct error *err)
 {
@@ -474,19 +469,9 @@ int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 return fail(ret_failure, from_ops_failure(ops_failure), r);
 
         const char *on = request->on ? request->on : "auto";
-        char *names[] = {(char *)on};
         struct target *targets = NULL;
         size_t count = 0;
-        r = target_resolve(plan.context.node, names, 1, true, !request->single, &targets, &count,
-                           err);
-        if (r >= 0 && request->profile)
-                r = filter_by_profile(plan.context.node, request->profile, on, targets, &count,
-                                      err);
-        if (r >= 0 && request->single && count != 1)
-                r = refuse_several(on, targets, count, err);
-        if (r >= 0 && count == 0)
-                r = error_set(err, -ENOENT,
-                              "there is no MIG device or GPU to run on ('%s' names nothing)", on);
+        r = run_resolve(plan.context.node, request, &targets, &count, err);
         free(plan.context.targets);
         plan.context.targets = targets;
         plan.context.target_count = r >= 0 ? count : 0;

@@ -68,6 +68,13 @@ int run_prepare(const struct run_request *request, struct run_plan *ret_plan,
                 enum run_failure *ret_failure, struct error *err);
 void run_plan_done(struct run_plan *plan);
 
+/* The targets `request->on` and `request->profile` name in `node` (run_prepare's first step, and
+ * the agent's): `auto` for all of them unless request->single, which wants exactly one. A name
+ * that names nothing, or several for `env`, is an error for the user (-ENOENT, -EINVAL). The
+ * array is malloc'd; its entries point into `node`. */
+int run_resolve(const struct node *node, const struct run_request *request,
+                struct target **ret_targets, size_t *ret_count, struct error *err);
+
 /* The private ledger folder of a user whose runtime folder belongs to another user:
  * $XDG_RUNTIME_DIR/mpsmig/placements when that is ours, else /tmp/mpsmig-<uid>/placements (the
  * /tmp folder made 0700, refused when another user made it). Made when missing; its path in

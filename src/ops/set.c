@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "ops/limits.h"
 #include "ops/ops.h"
 
@@ -134,7 +135,7 @@ int ops_set(struct ops_context *context, const struct set_request *request,
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_STATUS_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(context->target_count, set_one, &job);
+        parallel_for(context->target_count, set_one, &job);
         return 0;
 }
 

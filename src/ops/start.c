@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "base/fd_io.h"
 #include "base/safe_fs.h"
 #include "driver/mps_control.h"
@@ -28,6 +29,7 @@
 #include "node/target_name.h"
 #include "ops/env.h"
 #include "ops/limits.h"
+#include "ops/node_reader.h"
 #include "ops/ops.h"
 #include "ops/placement.h"
 
@@ -175,9 +177,7 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                                "instance should be yours",
                                owner, quoted);
         else if (is_seed)
-                (void)snprintf(advice, sizeof(advice),
-                               "it is the seed scripts' daemon: stop it with `mpsmig stop "
-                               "--layout seed`, or keep it and manage it with `--layout seed`");
+                (void)snprintf(advice, sizeof(advice), "it is the seed scripts' daemon");
         else
                 (void)snprintf(advice, sizeof(advice),
                                "%sstop it first (echo quit | CUDA_MPS_PIPE_DIRECTORY=%s "
@@ -189,11 +189,12 @@ static int refuse_other(const struct ops_context *context, const char *uuid,
                                quoted);
         if (other->pid > 0)
                 (void)snprintf(pid, sizeof(pid), "pid %d, ", (int)other->pid);
-        return error_set(err, -EBUSY,
-                         "another MPS control daemon (%spipe folder %s) already serves %s: "
-                         "a second daemon on one device would time-slice with it instead of "
-                         "sharing the device; %s",
-                         pid, other->pipe_dir, uuid, advice);
+        (void)error_set(err, -EBUSY,
+                        "another MPS control daemon (%spipe folder %s) already serves %s: "
+                        "a second daemon on one device would time-slice with it instead of "
+                        "sharing the device; %s",
+                        pid, other->pipe_dir, uuid, advice);
+        return error_hint(err, is_seed && !owner[0] ? ERROR_HINT_STOP_SEED : ERROR_HINT_NONE);
 }
 
 /* A pid file in another folder that names a daemon the scan places elsewhere (its environment
@@ -241,31 +242,33 @@ static int keep_running(struct mps_endpoint *endpoint, int pipe_fd, const struct
                         const char *uuid, long long deadline, struct start_result *result)
 {
         struct error *err = &result->error;
-        if (!daemon->has_visible_devices || !daemon_serves(daemon, uuid))
-                return error_set(err, -EBUSY,
-                                 "the MPS control daemon in %s (pid %d) serves "
-                                 "CUDA_VISIBLE_DEVICES=%s, not %s: stop it with `mpsmig stop` "
-                                 "and start again",
-                                 endpoint->pipe_dir, (int)daemon->pid,
-                                 daemon->has_visible_devices ? daemon->visible_devices : "(unset)",
-                                 uuid);
+        if (!daemon->has_visible_devices || !daemon_serves(daemon, uuid)) {
+                (void)error_set(err, -EBUSY,
+                                "the MPS control daemon in %s (pid %d) serves "
+                                "CUDA_VISIBLE_DEVICES=%s, not %s",
+                                endpoint->pipe_dir, (int)daemon->pid,
+                                daemon->has_visible_devices ? daemon->visible_devices : "(unset)",
+                                uuid);
+                return error_hint(err, ERROR_HINT_STOP_AND_START);
+        }
         pid_t pid;
         int r = wait_answer(endpoint, pipe_fd, deadline, &pid, err);
         if (r < 0) {
                 char why[sizeof(err->message)];
                 memcpy(why, err->message, sizeof(why));
-                return error_set(err, r,
-                                 "the MPS control daemon in %s (pid %d) runs but does not answer "
-                                 "(%s): see `mpsmig status`; `mpsmig stop --force` ends it",
-                                 endpoint->pipe_dir, (int)daemon->pid, why);
+                (void)error_set(err, r,
+                                "the MPS control daemon in %s (pid %d) runs but does not answer "
+                                "(%s)",
+                                endpoint->pipe_dir, (int)daemon->pid, why);
+                return error_hint(err, ERROR_HINT_STOP_FORCE);
         }
         result->outcome = START_ALREADY_RUNNING;
         result->pid = daemon->pid;
         return 0;
 }
 
-static int start_target(struct ops_context *context, const struct target *target,
-                        long long deadline, struct start_result *result)
+int ops_start_prepare(struct ops_context *context, const struct target *target, int *ret_pipe_fd,
+                      const struct mps_daemon **ret_ours, struct start_result *result)
 {
         struct error *err = &result->error;
         struct layout_paths *paths = &result->paths;
@@ -290,18 +293,12 @@ static int start_target(struct ops_context *context, const struct target *target
         r = layout_make(&context->layout, target->uuid, &pipe_fd, NULL, err);
         if (r < 0)
                 return r;
-        struct mps_endpoint endpoint = {
-            .program = context->program,
-            .device_uuid = target->uuid,
-            .pipe_dir = paths->pipe_dir,
-            .log_dir = paths->log_dir,
-            .timeout_ms = remaining_ms(deadline),
-            .daemon_credentials = context->daemon_user ? &context->daemon_credentials : NULL,
-            .multiuser = context->options.config && context->options.config->multiuser,
-        };
         const struct mps_daemon *ours = ops_daemon_on(context, paths->pipe_dir);
-        if (ours)
-                return keep_running(&endpoint, pipe_fd, ours, target->uuid, deadline, result);
+        if (ours) {
+                *ret_ours = ours;
+                *ret_pipe_fd = TAKE_FD(pipe_fd);
+                return 0;
+        }
 
         /* A pid file without a live daemon in this folder: the daemon died (kill -9, a crash). */
         pid_t stale = 0;
@@ -313,6 +310,7 @@ static int start_target(struct ops_context *context, const struct target *target
                         return error_prefix(err, "cannot clean the dead daemon's files in %s",
                                             paths->pipe_dir);
                 result->stale_pid = stale;
+                result->outcome = START_RECOVERED;
         } else if (daemon_folder_live(paths->pipe_dir, NULL) == 0) {
                 /* What a quit daemon leaves (control_lock, the sockets) is removed by name: a
                  * control_lock that another user opened while it was there (it is 0666) and now
@@ -322,6 +320,33 @@ static int start_target(struct ops_context *context, const struct target *target
                         return error_prefix(err, "cannot clean the old daemon's files in %s",
                                             paths->pipe_dir);
         }
+        *ret_ours = NULL;
+        *ret_pipe_fd = TAKE_FD(pipe_fd);
+        return 0;
+}
+
+static int start_target(struct ops_context *context, const struct target *target,
+                        long long deadline, struct start_result *result)
+{
+        struct error *err = &result->error;
+        struct layout_paths *paths = &result->paths;
+        _cleanup_close_ int pipe_fd = -1;
+        const struct mps_daemon *ours = NULL;
+        int r = ops_start_prepare(context, target, &pipe_fd, &ours, result);
+        if (r < 0)
+                return r;
+        struct mps_endpoint endpoint = {
+            .program = context->program,
+            .device_uuid = target->uuid,
+            .pipe_dir = paths->pipe_dir,
+            .log_dir = paths->log_dir,
+            .timeout_ms = remaining_ms(deadline),
+            .daemon_credentials = context->daemon_user ? &context->daemon_credentials : NULL,
+            .multiuser = context->options.config && context->options.config->multiuser,
+        };
+        if (ours)
+                return keep_running(&endpoint, pipe_fd, ours, target->uuid, deadline, result);
+        bool recovered = result->outcome == START_RECOVERED;
 
         r = mps_control_start(&endpoint, err);
         if (r == -EALREADY && daemon_folder_live(paths->pipe_dir, NULL) != 1)
@@ -353,21 +378,39 @@ static int start_target(struct ops_context *context, const struct target *target
         return 0;
 }
 
-static void start_one(void *shared, size_t index)
+/* One target's start into its result, timed. */
+static int start_timed(struct ops_context *context, const struct target *target, int timeout_ms,
+                       struct start_result *result)
 {
-        struct start_job *job = shared;
-        if (job->map)
-                index = job->map[index];
-        struct start_result *result = &job->results[index];
         long long began = ops_now_ms();
-        result->target = &job->targets[index];
-        int r = start_target(job->context, result->target, began + job->timeout_ms, result);
+        result->target = target;
+        int r = start_target(context, target, began + timeout_ms, result);
         if (r < 0) {
                 result->outcome = START_FAILED;
                 if (!result->error.message[0])
                         (void)error_set(&result->error, r, "%s", strerror(-r));
         }
         result->elapsed_ms = ops_now_ms() - began;
+        return r;
+}
+
+static void start_one(void *shared, size_t index)
+{
+        struct start_job *job = shared;
+        if (job->map)
+                index = job->map[index];
+        (void)start_timed(job->context, &job->targets[index], job->timeout_ms,
+                          &job->results[index]);
+}
+
+int ops_start_target(struct ops_context *context, const struct target *target,
+                     struct start_result *result)
+{
+        memset(result, 0, sizeof(*result));
+        return start_timed(context, target,
+                           context->options.timeout_ms > 0 ? context->options.timeout_ms
+                                                           : OPS_START_TIMEOUT_MS_DEFAULT,
+                           result);
 }
 
 static void start_all(struct ops_context *context, const struct target *targets,
@@ -381,7 +424,7 @@ static void start_all(struct ops_context *context, const struct target *targets,
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_START_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(count, start_one, &job);
+        parallel_for(count, start_one, &job);
 }
 
 struct limits_job {
@@ -428,158 +471,19 @@ static void apply_limits(struct ops_context *context, struct start_report *repor
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_START_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(context->target_count, limits_one, &job);
+        parallel_for(context->target_count, limits_one, &job);
         for (size_t i = 0; i < context->target_count; i++)
                 if (report->results[i].limits.error.message[0])
                         report->limits_failed++;
 }
 
-/* NVML, read while daemons start: on the H100 it costs about 20 ms per command, as much as a
- * control daemon takes to start and answer. It runs in a forked child rather than a thread: NVML
- * loads libcuda, whose mapping and relocation hold the memory-map lock that a thread would share
- * with start's own work (docs/benchmarks.md has the figures). The child is forked while start is
- * still single-threaded and runs no other program: it loads NVML, writes "RESULT FAILURE\n" and
- * the node (node_cache_format) or the error message into a pipe, closes it, and only then shuts
- * NVML down, so that the parent need not wait for that. */
-#define DISCOVERY_TIMEOUT_MS 30000 /* a driver that hangs longer is reported, not waited for */
-
-struct discovery {
-        pid_t child; /* 0: read in this process instead (fork failed) or already reaped */
-        int pipe_fd; /* the read end */
-        bool finished;
-        bool answered; /* the child wrote a whole answer */
-        struct node *node;
-        enum ops_failure failure;
-        struct error error;
-        int result;
-};
-
-static _Noreturn void discovery_child(int fd)
-{
-        struct nvml *nvml = NULL;
-        struct node *node = NULL;
-        struct error err = {0};
-        enum ops_failure failure = OPS_FAILURE_DRIVER;
-        char *text = NULL;
-        int r = nvml_open(&nvml, &err);
-        if (r == 0) {
-                failure = OPS_FAILURE_OTHER;
-                /* A lost GPU is handed over marked: start serves the healthy ones. */
-                r = node_discover_with_lost(nvml, &node, &err);
-                if (r > 0)
-                        r = 0;
-        }
-        if (r == 0 && (r = node_cache_format_with_lost(node, &text)) < 0)
-                (void)error_set(&err, r, "cannot pass the node on: %s", strerror(-r));
-        char header[64];
-        int length = snprintf(header, sizeof(header), "%d %d\n", r, r < 0 ? (int)failure : 0);
-        /* A failed write leaves the parent a short answer, which it reports as broken. */
-        if (fd_write_fully(fd, header, (size_t)length) == 0) {
-                if (r == 0)
-                        (void)fd_write_fully(fd, text, strlen(text));
-                else
-                        (void)fd_write_fully(fd, err.message, strlen(err.message));
-        }
-        (void)close(fd);
-        nvml_close(nvml);
-        free(text);
-        node_free(node);
-        _exit(0);
-}
-
-static void discovery_begin(struct discovery *discovery)
-{
-        int fds[2];
-        discovery->pipe_fd = -1;
-        if (pipe2(fds, O_CLOEXEC) == 0) {
-                pid_t pid = fork();
-                if (pid == 0) {
-                        (void)close(fds[0]);
-                        discovery_child(fds[1]);
-                }
-                (void)close(fds[1]);
-                if (pid > 0) {
-                        discovery->child = pid;
-                        discovery->pipe_fd = fds[0];
-                        return;
-                }
-                (void)close(fds[0]);
-        }
-        /* No pipe or no fork only costs the overlap: read NVML here and now. */
-        discovery->result = ops_read_node(&discovery->node, &discovery->failure, &discovery->error);
-        discovery->finished = true;
-}
-
-/* Reads the child's answer (at most DISCOVERY_TIMEOUT_MS from now) into the discovery. */
-static void discovery_read(struct discovery *discovery)
-{
-        size_t capacity = NODE_CACHE_MAX_BYTES + 64, used = 0;
-        _cleanup_free_ char *text = malloc(capacity + 1);
-        long long deadline = ops_now_ms() + DISCOVERY_TIMEOUT_MS;
-        bool eof = false;
-        while (text && !eof && used < capacity) {
-                long long left = deadline - ops_now_ms();
-                struct pollfd watch = {.fd = discovery->pipe_fd, .events = POLLIN};
-                int ready = left > 0 ? poll(&watch, 1, (int)left) : 0;
-                if (ready < 0 && errno == EINTR)
-                        continue;
-                if (ready <= 0)
-                        break;
-                ssize_t n = read(discovery->pipe_fd, text + used, capacity - used);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        eof = true;
-                else
-                        used += (size_t)n;
-        }
-        discovery->finished = true;
-        int result = 0, failure = 0, header = 0;
-        if (!text) {
-                discovery->result = error_set(&discovery->error, -ENOMEM, "out of memory");
-                discovery->failure = OPS_FAILURE_OTHER;
-                return;
-        }
-        text[used] = '\0';
-        if (!eof) {
-                discovery->result = error_set(&discovery->error, -ETIMEDOUT,
-                                              "NVML did not answer within %d s (a hung driver? "
-                                              "see `nvidia-smi` and dmesg)",
-                                              DISCOVERY_TIMEOUT_MS / 1000);
-                discovery->failure = OPS_FAILURE_DRIVER;
-                return;
-        }
-        if (sscanf(text, "%d %d\n%n", &result, &failure, &header) != 2 || header == 0 ||
-            result > 0 || failure < OPS_FAILURE_NONE || failure > OPS_FAILURE_OTHER) {
-                discovery->result = error_set(&discovery->error, -EIO,
-                                              "the process reading NVML ended without an answer "
-                                              "(did NVML crash it?); `mpsmig list` reads NVML "
-                                              "directly and shows what fails");
-                discovery->failure = OPS_FAILURE_DRIVER;
-                return;
-        }
-        discovery->answered = true;
-        if (result < 0) {
-                discovery->result = error_set(&discovery->error, result, "%s", text + header);
-                discovery->failure = (enum ops_failure)failure;
-                return;
-        }
-        discovery->result =
-            node_cache_parse_with_lost(text + header, used - (size_t)header, &discovery->node);
-        if (discovery->result < 0) {
-                (void)error_set(&discovery->error, discovery->result,
-                                "the process reading NVML gave an answer that does not parse");
-                discovery->failure = OPS_FAILURE_OTHER;
-        }
-}
-
 /* Waits for NVML and makes its node the context's, TARGET names resolved in it. The errors come
  * in ops_context_open's order: NVML, then the names. */
-static int discovery_finish(struct ops_context *context, struct discovery *discovery,
+static int discovery_finish(struct ops_context *context, struct node_reader *discovery,
                             enum ops_failure *ret_failure, struct error *err)
 {
         if (!discovery->finished)
-                discovery_read(discovery);
+                node_reader_wait(discovery);
         if (discovery->result < 0) {
                 *ret_failure = discovery->failure;
                 *err = discovery->error;
@@ -591,24 +495,6 @@ static int discovery_finish(struct ops_context *context, struct discovery *disco
         if (r < 0)
                 *ret_failure = OPS_FAILURE_USAGE;
         return r;
-}
-
-/* A child that answered is left to shut NVML down (2.5 ms on the H100, nothing start needs to
- * wait for): reaped here if it is done, by init otherwise. One that did not answer in time (a
- * driver hung in it) is killed and reaped. */
-static void discovery_abandon(struct discovery *discovery)
-{
-        if (discovery->child > 0 && !discovery->answered) {
-                (void)kill(discovery->child, SIGKILL);
-                while (waitpid(discovery->child, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        } else if (discovery->child > 0) {
-                (void)waitpid(discovery->child, NULL, WNOHANG);
-        }
-        discovery->child = 0;
-        if (discovery->pipe_fd >= 0)
-                (void)close(TAKE_FD(discovery->pipe_fd));
-        node_free(TAKE_PTR(discovery->node));
 }
 
 /* What the node cache says the options' names mean, before NVML can say it. Any doubt (no cache,
@@ -784,6 +670,8 @@ static void unknown_daemons(const struct ops_context *context, struct error *war
 
 void start_report_done(struct start_report *report)
 {
+        node_reader_done(report->reader);
+        free(report->reader);
         free(report->results);
         free(report->withdrawals);
         memset(report, 0, sizeof(*report));
@@ -801,7 +689,7 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
 {
         _cleanup_(start_report_done) struct start_report report = {0};
         _cleanup_(ahead_done) struct ahead ahead = {0};
-        _cleanup_(discovery_abandon) struct discovery discovery = {.pipe_fd = -1};
+        _cleanup_(node_reader_done) struct node_reader discovery = {0};
         *ret_failure = OPS_FAILURE_NONE;
         /* Only root can start a program as another user: said before anything is read. */
         if (context->daemon_user && geteuid() != 0) {
@@ -812,7 +700,7 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
                                     "run mpsmig start as root, or leave user out",
                                     context->options.config->user.name);
         }
-        discovery_begin(&discovery);
+        node_reader_begin(&discovery);
 
         struct error program_error = {0};
         int r = mps_control_find(&context->program, &program_error);
@@ -852,13 +740,14 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
         r = discovery_finish(context, &discovery, ret_failure, err);
         if (r < 0) {
                 withdraw(context, &ahead, &report);
-                if (report.withdrawals_failed > 0)
+                if (report.withdrawals_failed > 0) {
                         (void)error_prefix(err,
                                            "%zu MPS control daemon%s started from the node "
-                                           "cache could not be stopped again (see `mpsmig "
-                                           "status`)",
+                                           "cache could not be stopped again",
                                            report.withdrawals_failed,
                                            report.withdrawals_failed == 1 ? "" : "s");
+                        (void)error_hint(err, ERROR_HINT_STATUS);
+                }
                 return r;
         }
 
@@ -886,6 +775,13 @@ int ops_start(struct ops_context *context, struct start_report *ret_report,
         unknown_daemons(context, &report.warning);
         (void)node_cache_write(runtime_fd, context->layout.runtime_dir, context->node,
                                &report.cache_error);
+        /* The NVML child is likely still shutting NVML down: the caller's report reaps it, after
+         * the caller has said what it has to say. */
+        report.reader = malloc(sizeof(*report.reader));
+        if (report.reader) {
+                *report.reader = discovery;
+                discovery.begun = false;
+        }
         *ret_report = report;
         memset(&report, 0, sizeof(report));
         return 0;

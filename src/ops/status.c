@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "driver/mps_control.h"
 #include "ops/ops.h"
 
@@ -56,8 +57,7 @@ static int collect_others(const struct ops_context *context, const char *uuid,
         return 0;
 }
 
-/* Servers from get_server_list with their users, and the clients `ps` puts under each. */
-static int fill_servers(const struct mps_overview *overview, struct status_result *result)
+int ops_status_fill_servers(const struct mps_overview *overview, struct status_result *result)
 {
         if (overview->server_count == 0)
                 return 0;
@@ -145,7 +145,7 @@ static int status_target(struct status_job *job, const struct target *target,
         result->default_thread_percentage = overview.default_active_thread_percentage;
         result->default_pinned_limit = overview.default_pinned_limit;
         result->default_client_priority = overview.default_client_priority;
-        r = fill_servers(&overview, result);
+        r = ops_status_fill_servers(&overview, result);
         mps_overview_done(&overview);
         if (r < 0)
                 return error_set(err, r, "out of memory");
@@ -177,7 +177,7 @@ int ops_status(struct ops_context *context, struct status_result *results, struc
             .timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                           : OPS_STATUS_TIMEOUT_MS_DEFAULT,
         };
-        ops_parallel(context->target_count, status_one, &job);
+        parallel_for(context->target_count, status_one, &job);
         return 0;
 }
 

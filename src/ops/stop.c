@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/parallel.h"
 #include "driver/mps_control.h"
 #include "ops/ops.h"
 
@@ -288,7 +289,7 @@ int ops_stop(struct ops_context *context, struct stop_result *results, struct er
         int timeout_ms = context->options.timeout_ms > 0 ? context->options.timeout_ms
                                                          : OPS_STOP_TIMEOUT_MS_DEFAULT;
         struct stop_job job = make_job(context, results, timeout_ms, context->options.force);
-        ops_parallel(context->target_count, stop_one, &job);
+        parallel_for(context->target_count, stop_one, &job);
 
         int failed = 0;
         for (size_t i = 0; i < context->target_count; i++)

@@ -55,6 +55,7 @@ check_eq "--json: the document" "{
   \"kind\": \"mig_device\",
   \"profile\": \"1c.2g.12gb\",
   \"daemon_pid\": $(cat "$MPSMIG_RUNTIME_DIR/$U021/pipe/nvidia-cuda-mps-control.pid"),
+  \"answered_by\": \"direct\",
   \"environment\": {
     \"CUDA_VISIBLE_DEVICES\": \"$U021\",
     \"CUDA_MPS_PIPE_DIRECTORY\": \"$MPSMIG_RUNTIME_DIR/$U021/pipe\",

@@ -32,7 +32,10 @@ refused "never started" 1 \
         "mpsmig: the MPS daemon of 0:1:0 ($U010) is not running, so the program would run without MPS; start it with \`mpsmig start 0:1:0\`" \
         run --on 0:1:0
 refused "auto with nothing started" 1 \
-        "no MPS daemon answers on any of the 7 targets 'auto' names, so the program would run without MPS; start them with \`mpsmig start\`: 0:1:0 not running, 0:1:1 not running" \
+        "no MPS daemon answers on any of the 7 targets 'auto' names, so the program would run without MPS (0:1:0 not running, 0:1:1 not running" \
+        run
+refused "auto with nothing started: what to do" 1 \
+        "not running); start them with \`mpsmig start\`" \
         run
 refused "the hint keeps the folder options" 1 \
         "start it with \`mpsmig start --layout seed --runtime-dir $T/rt 0:2:1\`" \

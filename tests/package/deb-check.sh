@@ -64,6 +64,7 @@ fi
 contents=$(dpkg-deb -c "$mpsmig_deb")
 for file in ./usr/bin/mpsmig ./usr/bin/mpsmig-probe ./usr/share/man/man8/mpsmig.8.gz \
         ./usr/share/bash-completion/completions/mpsmig ./lib/systemd/system/mpsmig.service \
+        ./lib/systemd/system/mpsmig-agent.service ./usr/share/doc/mpsmig/agent.md \
         ./usr/lib/tmpfiles.d/mpsmig.conf ./usr/share/doc/mpsmig/copyright ./usr/share/doc/mpsmig/cli.md; do
         grep -q " $file\( \|$\)" <<<"$contents" && pass "mpsmig has $file" || fail "mpsmig has $file"
 done
