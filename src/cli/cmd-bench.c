@@ -34,6 +34,11 @@ struct bench_args {
         const char *plot;
 };
 
+static void bench_args_done(struct bench_args *args)
+{
+        lifecycle_args_done(&args->lifecycle);
+}
+
 static int parse_unsigned(const char *text, unsigned long long max, unsigned long long *ret)
 {
         char *end = NULL;
@@ -110,6 +115,7 @@ static int parse_args(int argc, char **argv, struct bench_args *args)
             .startup = true,
         };
         unsigned long long number;
+        bool layout_given = false;
         int c;
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 switch (c) {
@@ -121,6 +127,7 @@ static int parse_args(int argc, char **argv, struct bench_args *args)
                                 return cli_usage_error("bench: --layout takes 'default' or "
                                                        "'seed', not '%s'",
                                                        optarg);
+                        layout_given = true;
                         break;
                 case OPT_RUNTIME:
                         if (!optarg[0])
@@ -175,6 +182,12 @@ static int parse_args(int argc, char **argv, struct bench_args *args)
                 memcpy(args->clients, clients_default, sizeof(clients_default));
                 args->client_count = ELEMENTSOF(clients_default);
         }
+        int status = cli_load_config(&args->lifecycle.config);
+        if (status != EXIT_OK)
+                return status;
+        lifecycle_apply_config(&verb_bench, layout_given, &args->lifecycle);
+        cli_set_hint_folders(args->lifecycle.options.layout_kind,
+                             args->lifecycle.options.runtime_dir);
         return -1;
 }
 
@@ -301,7 +314,7 @@ static int print_json(const struct ops_context *context, const struct bench_repo
 
 static int bench_run_verb(int argc, char **argv)
 {
-        struct bench_args args;
+        _cleanup_(bench_args_done) struct bench_args args = {0};
         int status = parse_args(argc, argv, &args);
         if (status >= 0)
                 return status;

@@ -117,7 +117,7 @@ static int report_and_exit(const struct ops_context *context, const struct docto
 
 static int doctor_run(int argc, char **argv)
 {
-        struct lifecycle_args args;
+        _cleanup_(lifecycle_args_done) struct lifecycle_args args = {0};
         int status = lifecycle_parse(&verb_doctor, false, argc, argv, &args);
         if (status >= 0)
                 return status;
