@@ -199,10 +199,13 @@ check_contains "control.log: quit -t" "quit command issued with timeout of 5" "$
 
 # --- quit without -t: driver 580 logs no "quit command issued", but each server's shutdown
 ctl -d
+daemon=$(cat "$T/pipe/nvidia-cuda-mps-control.pid")
 ask 'start_server -uid 0\nget_server_list\n'
 server=$out
 ask 'quit\n'
 wait_gone "$server" && pass "quit stops the starting server" || fail "quit stops the starting server"
+# The daemon writes its last line as it exits, after the server's.
+wait_gone "$daemon" && pass "quit stops the daemon, again" || fail "quit stops the daemon, again"
 log=$(sed -n '/Cmd:quit$/,$p' "$T/log/control.log" | sed 's/^\[[^]]*\] //')
 check_eq "control.log after quit" "Cmd:quit
 Try shutting down server $server, backoff is disabled
