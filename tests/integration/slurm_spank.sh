@@ -3,11 +3,13 @@
 # here as root on private ports with every file under the test's folder, one node over simgpu's
 # a30-seed whose four MIG instances run daemons that mpsmig started. `srun -n 8
 # --mps-instance=auto mpsmig-probe` spreads the tasks 2/2/2/2 and each is a client of its
-# instance's daemon while it runs; the ledger is emptied as the tasks end; --mps-instance with a
-# profile and --mps-threads=50 is honoured (the probe sees 6 of the instance's 14 SMs: simgpu's
-# libcuda, like the driver, rounds 50% of 14 SMs down to whole TPCs of 2); a bad option value is
-# refused by srun; a dead daemon fails the step with the plugin's sentence on srun's stderr and
-# the program never runs. Skipped (77) only when Slurm's packages are missing or not as root.
+# instance's daemon while it runs (contrib/slurm/gres.conf's 8 shares allow 8 tasks, not 9); the
+# ledger is emptied as the tasks end; --mps-instance with a profile and --mps-threads=50 is
+# honoured (the probe sees 6 of the instance's 14 SMs: simgpu's libcuda, like the driver, rounds
+# 50% of 14 SMs down to whole TPCs of 2); a bad option value is refused by srun; a dead daemon
+# fails the step with the plugin's sentence on srun's stderr and the program never runs. Last,
+# contrib/slurm's prolog starts the daemons for a job and its epilog stops them after it.
+# Skipped (77) only when Slurm's packages are missing or not as root.
 #
 # How simgpu reaches the plugin and the tasks: slurmd is started through simgpu-run, so its
 # environment (SIMGPU_TOPOLOGY, LD_LIBRARY_PATH with simgpu's libnvidia-ml.so.1 first, PATH with
@@ -90,12 +92,29 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
+GresTypes=mpsshare
+Prolog=$S/prolog
+Epilog=$S/epilog
 # 16 CPUs whatever the machine has, so that 8 tasks fit without --overcommit.
 SlurmdParameters=config_overrides
-NodeName=$host CPUs=16 State=UNKNOWN
+NodeName=$host CPUs=16 Gres=mpsshare:8 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES State=UP
 EOF
 echo "required $PLUGIN runtime_dir=$MPSMIG_RUNTIME_DIR" >"$S/plugstack.conf"
+cp "$MPSMIG_SOURCE/contrib/slurm/gres.conf" "$S/gres.conf"
+# contrib/slurm's prolog and epilog, once $S/scripts-on exists (the last part of the test): Slurm
+# runs them with SLURM_* variables only, so simgpu's and mpsmig's come from here, as a site's
+# driver and /etc/default/mpsmig would give theirs.
+for script in prolog epilog; do
+        cat >"$S/$script" <<EOF
+#!/bin/sh
+[ -e "$S/scripts-on" ] || exit 0
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin MPSMIG="$MPSMIG" MPSMIG_RUNTIME_DIR="$MPSMIG_RUNTIME_DIR"
+export SIMGPU_MPS_EXIT_WITH_PID=$$ ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS"
+exec "$SIMRUN" "$topology" -- /bin/sh "$MPSMIG_SOURCE/contrib/slurm/$script.sh" >>"$S/log/$script.log" 2>&1
+EOF
+        chmod 0755 "$S/$script"
+done
 
 # Everything started here is stopped by pid, however the test ends.
 munged_pid=
@@ -171,7 +190,8 @@ srun_sim() {
 }
 
 # --- 8 tasks, auto: 2 on each instance, each a client of its instance's daemon
-srun_sim -n 8 -l --mps-instance=auto "$PROBE" --hold "$HOLD" >"$T/spread.out" 2>"$T/spread.err" &
+srun_sim -n 8 -l --gres=mpsshare:8 --mps-instance=auto "$PROBE" --hold "$HOLD" \
+        >"$T/spread.out" 2>"$T/spread.err" &
 spread=$!
 if wait_for_counts "2 2 2 2"; then
         pass "srun -n 8 --mps-instance=auto: 2 clients on each instance"
@@ -213,6 +233,11 @@ if wait_for_counts "0 0 0 0"; then
 else
         fail "the daemons have no client left (saw $counts)"
 fi
+
+# --- the node's 8 shares (contrib/slurm/gres.conf) hold 8 tasks, not 9
+run_capture srun_sim -n 9 --gres=mpsshare:9 --mps-instance=auto true
+check_eq "--gres=mpsshare:9: refused" 1 "$rc"
+check_contains "--gres=mpsshare:9: by Slurm" "Requested node configuration is not available" "$err"
 
 # --- a profile and a thread percentage
 field() { sed -n "s/^ *$1: //p" <<<"$out" | head -1; }
@@ -260,3 +285,18 @@ check_eq "no daemon at all: the step fails" 1 "$rc"
 check_contains "no daemon at all: says so" "no MPS daemon answers on any of the" "$err"
 [ -e "$T/ran" ] && fail "no daemon at all: the program did not run" ||
         pass "no daemon at all: the program did not run"
+
+# --- contrib/slurm: the prolog starts the daemons for a job, the epilog stops them after it
+touch "$S/scripts-on"
+run_capture srun_sim -n 4 --mps-instance=auto printenv CUDA_VISIBLE_DEVICES
+check_eq "with the prolog: the job runs" 0 "$rc"
+check_eq "with the prolog: each task on one of the instances" 4 "$(grep -cxF "$uuids" <<<"$out")"
+no_daemon() { [ -z "$(daemons)" ]; }
+if until_true 30 no_daemon; then
+        pass "the epilog stopped the daemons after the job"
+else
+        fail "the epilog stopped the daemons after the job: $(daemons | tr '\n' ' ')"
+        cat "$S/log/epilog.log"
+fi
+check_contains "the prolog started the four daemons" "4 started" "$(cat "$S/log/prolog.log")"
+check_contains "the epilog stopped them" "4 stopped" "$(cat "$S/log/epilog.log")"
