@@ -189,6 +189,14 @@ srun_sim() {
         "${host_env[@]}" "$SIMRUN" "$topology" -- srun --export="$task_variables" "$@"
 }
 
+# --- a plugstack.conf argument the plugin does not know: srun refuses to start (slurmd too)
+sed "s|^PlugStackConfig=.*|PlugStackConfig=$S/bad-plugstack.conf|" "$SLURM_CONF" >"$S/bad.conf"
+echo "required $PLUGIN runtime-dir=/run/mpsmig" >"$S/bad-plugstack.conf"
+run_capture env SLURM_CONF="$S/bad.conf" "${host_env[@]}" srun -n 1 true
+check_eq "a bad plugstack.conf argument: srun fails" 1 "$rc"
+check_contains "a bad plugstack.conf argument: named" \
+        "mpsmig: plugstack.conf: unknown argument 'runtime-dir=/run/mpsmig'; known: runtime_dir=" "$err"
+
 # --- 8 tasks, auto: 2 on each instance, each a client of its instance's daemon
 srun_sim -n 8 -l --gres=mpsshare:8 --mps-instance=auto "$PROBE" --hold "$HOLD" \
         >"$T/spread.out" 2>"$T/spread.err" &
@@ -252,6 +260,16 @@ run_capture srun_sim -n 1 --mps-instance=0:2:0 --mps-threads=50 printenv \
         CUDA_MPS_ACTIVE_THREAD_PERCENTAGE CUDA_VISIBLE_DEVICES
 check_eq "--mps-instance=0:2:0 --mps-threads=50: the task's variables" "50
 $UUID2" "$out"
+# sbatch and salloc take the options too, and Slurm hands them to the job's steps.
+run_capture "${host_env[@]}" "$SIMRUN" "$topology" -- sbatch --wait -n 2 --export="$task_variables" \
+        --output="$T/batch.out" --mps-instance=0:2:0 --mps-threads=30 \
+        --wrap "srun printenv CUDA_VISIBLE_DEVICES CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"
+check_eq "sbatch --mps-instance=0:2:0 --mps-threads=30: exit 0" 0 "$rc"
+check_eq "sbatch: each task of its step on 0:2:0 with 30%" "2 2" \
+        "$(grep -cx "$UUID2" "$T/batch.out") $(grep -cx 30 "$T/batch.out")"
+run_capture "${host_env[@]}" "$SIMRUN" "$topology" -- salloc --mps-instance=0:1:1 \
+        srun --export="$task_variables" printenv CUDA_VISIBLE_DEVICES
+check_eq "salloc --mps-instance=0:1:1: its step on 0:1:1" "0 $UUID1" "$rc $out"
 run_capture srun_sim -n 1 --mps-pinned-mem=1G "$PROBE" --alloc 2G
 check_eq "--mps-pinned-mem=1G: a 2 GiB allocation is refused (exit 3)" 3 "$rc"
 run_capture srun_sim -n 1 printenv CUDA_MPS_PIPE_DIRECTORY
