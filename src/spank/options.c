@@ -3,6 +3,7 @@
  * sent to slurmstepd. See options.h. */
 #include "spank/options.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 enum option_index {
@@ -56,7 +57,8 @@ int mpsmig_spank_options_register(spank_t spank)
         return 0;
 }
 
-int mpsmig_spank_options_read(spank_t spank, struct spank_job_options *ret_options)
+int mpsmig_spank_options_read(spank_t spank, struct spank_job_options *ret_options,
+                              struct error *err)
 {
         const char **values[OPTION_COUNT] = {
             [OPTION_INSTANCE] = &ret_options->instance,
@@ -71,9 +73,8 @@ int mpsmig_spank_options_read(spank_t spank, struct spank_job_options *ret_optio
                 } else if (r == ESPANK_ERROR) { /* not given */
                         *values[i] = NULL;
                 } else {
-                        slurm_error("mpsmig: cannot read --%s: %s", job_options[i].name,
-                                    spank_strerror(r));
-                        return -1;
+                        return error_set(err, -EIO, "cannot read the job's --%s: %s",
+                                         job_options[i].name, spank_strerror(r));
                 }
         }
         return 0;

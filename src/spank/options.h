@@ -10,5 +10,6 @@
  * message in the log when SPANK refuses one. */
 int mpsmig_spank_options_register(spank_t spank);
 
-/* The options the job was given (slurmstepd). -1 with a message when SPANK cannot say. */
-int mpsmig_spank_options_read(spank_t spank, struct spank_job_options *ret_options);
+/* The options the job was given (slurmstepd). -EIO with `err` when SPANK cannot say. */
+int mpsmig_spank_options_read(spank_t spank, struct spank_job_options *ret_options,
+                              struct error *err);

@@ -4,7 +4,6 @@
  * not exist yet, so every task is placed here (docs/slurm.md). */
 #include "spank/task.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,12 +43,13 @@ static int task_request(spank_t spank, int argc, char **argv, pid_t pid,
                         bool *ret_wanted, struct error *err)
 {
         *ret_wanted = false;
-        if (mpsmig_spank_options_read(spank, options) < 0)
-                return error_set(err, -EIO, "cannot read the job's --mps-* options");
+        int r = mpsmig_spank_options_read(spank, options, err);
+        if (r < 0)
+                return r;
         if (!mpsmig_spank_options_used(options))
                 return 0;
         struct spank_config config;
-        int r = mpsmig_spank_config_parse(argc, argv, &config, err);
+        r = mpsmig_spank_config_parse(argc, argv, &config, err);
         if (r < 0)
                 return error_prefix(err, "plugstack.conf");
         r = mpsmig_spank_request(&config, options, pid, ret_request, err);

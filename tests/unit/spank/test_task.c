@@ -36,6 +36,7 @@ extern char **environ;
 
 struct spank_handle {
         const char *instance, *threads, *pinned_mem; /* the job's options; NULL: not given */
+        bool getopt_fails;                           /* SPANK cannot say */
         uint32_t task_id;
         pid_t task_pid;
         char *names[FAKE_ENV_MAX], *values[FAKE_ENV_MAX];
@@ -50,6 +51,8 @@ static unsigned error_count;
 spank_err_t spank_option_getopt(spank_t spank, struct spank_option *option, char **ret_value)
 {
         const char *value = NULL;
+        if (spank->getopt_fails)
+                return ESPANK_NOT_AVAIL;
         if (strcmp(option->name, "mps-instance") == 0)
                 value = spank->instance;
         else if (strcmp(option->name, "mps-threads") == 0)
@@ -360,6 +363,17 @@ static void test_refusals(void **state)
                                         "runtime_dir=/absolute/folder, layout=default or "
                                         "layout=seed");
         assert_int_equal(mpsmig_spank_check_arguments(1, plugin_arguments), 0);
+
+        /* SPANK cannot give the options: one sentence, the task refused */
+        struct spank_handle unreadable = {.getopt_fails = true, .task_id = 4};
+        errors = error_count;
+        assert_int_equal(place(&unreadable), -1);
+        assert_int_equal(error_count, errors + 1);
+        (void)snprintf(expected, sizeof(expected),
+                       "mpsmig: task 4 on node %s: cannot read the job's --mps-instance: a SPANK "
+                       "error",
+                       host);
+        assert_string_equal(last_error, expected);
         assert_int_equal(mpsmig_spank_check_arguments(0, NULL), 0);
 }
 
