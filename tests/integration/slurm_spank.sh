@@ -186,7 +186,8 @@ srun_sim() {
         slurm_client srun --export="$task_variables" "$@"
 }
 
-# --- a plugstack.conf argument the plugin does not know: srun refuses to start (slurmd too)
+# --- a plugstack.conf argument the plugin does not know: srun refuses to start (slurmd does
+# too: docs/slurm.md)
 sed "s|^PlugStackConfig=.*|PlugStackConfig=$S/bad-plugstack.conf|" "$SLURM_CONF" >"$S/bad.conf"
 echo "required $PLUGIN runtime-dir=/run/mpsmig" >"$S/bad-plugstack.conf"
 run_capture env SLURM_CONF="$S/bad.conf" timeout 60 srun -n 1 true
