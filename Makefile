@@ -9,7 +9,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
                   clang libclang-rt-14-dev clang-format procps util-linux git \
                   scdoc man-db debhelper dpkg-dev fakeroot lintian gnuplot-nox jq \
-                  cargo rustc librust-nvml-wrapper-dev
+                  cargo rustc librust-nvml-wrapper-dev libslurm-dev slurm-wlm munge
 
 .PHONY: all deps build asan fuzz demo check test format-check install clean
 .PHONY: install-strip uninstall deb deb-check deb-check-with-fuzz
@@ -79,13 +79,15 @@ install-strip: build
 	cmake --install $(BUILD) --prefix $(PREFIX) --strip
 
 # Removes what the last install from $(BUILD) put, as its install_manifest.txt lists it, and
-# simgpu's then empty folders.
+# simgpu's and the Slurm plugin's then empty folders.
 uninstall:
 	@manifest=$(BUILD)/install_manifest.txt; \
 	if [ ! -f "$$manifest" ]; then echo "no $$manifest: nothing was installed from $(BUILD)"; exit 1; fi; \
 	xargs -d '\n' rm -f -- <"$$manifest"; \
 	sed -n 's|/simgpu/.*|/simgpu|p' "$$manifest" | sort -u | while read -r dir; do \
 		rmdir "$$dir"/* "$$dir" 2>/dev/null || true; done; \
+	sed -n 's|/mpsmig_spank\.so$$||p' "$$manifest" | while read -r dir; do \
+		rmdir "$$dir" 2>/dev/null || true; done; \
 	echo "removed the $$(wc -l <"$$manifest") files that $$manifest lists"
 
 # The Debian packages mpsmig and simgpu, built in a copy of the tree under build-deb/ (lintian

@@ -4,6 +4,7 @@
 #include "ops/placement.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -232,6 +233,53 @@ int placement_record(int placements_dir, const struct target *target, pid_t pid,
                 return r;
         (void)prune(entries, &count);
         return ledger_append_store(placements_dir, name, entries, count, pid, err);
+}
+
+/* A ledger's name: a UUID (GPU-..., MIG-...), never the lock or a writer's temporary. */
+static bool ledger_file_name(const char *name)
+{
+        return strncmp(name, "GPU-", 4) == 0 || strncmp(name, "MIG-", 4) == 0;
+}
+
+int placement_forget(int placements_dir, pid_t pid, struct error *err)
+{
+        int fd = openat(placements_dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, -errno, "cannot open the placement ledger folder: %s",
+                                 strerror(errno));
+        _cleanup_closedir_ DIR *dir = fdopendir(fd);
+        if (!dir) {
+                int r = -errno;
+                (void)close(fd);
+                return error_set(err, r, "cannot read the placement ledger folder: %s",
+                                 strerror(-r));
+        }
+        int forgotten = 0;
+        struct dirent *entry;
+        while ((errno = 0, entry = readdir(dir))) {
+                if (!ledger_file_name(entry->d_name))
+                        continue;
+                _cleanup_free_ struct placement_entry *entries = NULL;
+                size_t count = 0;
+                int r = ledger_load(placements_dir, entry->d_name, &entries, &count, err);
+                if (r < 0)
+                        return r;
+                size_t kept = 0;
+                for (size_t i = 0; i < count; i++)
+                        if (entries[i].pid != pid)
+                                entries[kept++] = entries[i];
+                if (kept == count)
+                        continue;
+                forgotten += (int)(count - kept);
+                (void)prune(entries, &kept);
+                r = ledger_store(placements_dir, entry->d_name, entries, kept, err);
+                if (r < 0)
+                        return r;
+        }
+        if (errno != 0)
+                return error_set(err, -errno, "cannot read the placement ledger folder: %s",
+                                 strerror(errno));
+        return forgotten;
 }
 
 static unsigned long long target_memory(const struct target *target)

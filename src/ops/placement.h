@@ -49,6 +49,11 @@ int placement_choose(int placements_dir, struct placement_candidate *candidates,
  * `auto` runs must still see it). Same locking rule as placement_choose. */
 int placement_record(int placements_dir, const struct target *target, pid_t pid, struct error *err);
 
+/* Takes `pid` out of every ledger of the folder (a program that ended: the Slurm plugin's
+ * task_exit), whatever its start time, and drops the dead entries of the ledgers it rewrites.
+ * Returns how many entries named it. Same locking rule as placement_choose. */
+int placement_forget(int placements_dir, pid_t pid, struct error *err);
+
 /* The ledger of one target, pruned of dead processes (for status and tests). The array is
  * malloc'd (NULL when empty). */
 int placement_read(int placements_dir, const char *uuid, struct placement_entry **ret_entries,

@@ -254,6 +254,23 @@ static void placement_lock_take(struct run_plan *plan, struct placement_lock *lo
         }
 }
 
+int run_release(const struct run_request *request, pid_t pid, struct error *err)
+{
+        struct layout layout;
+        int r = layout_init(request->layout_kind, request->runtime_dir, &layout, err);
+        if (r < 0)
+                return r;
+        struct placement_lock lock = PLACEMENT_LOCK_NONE;
+        r = open_ledger(&layout, &lock, err);
+        if (r >= 0)
+                r = lock_file_acquire(lock.ledger_fd, lock.path, PLACEMENT_LOCK_NAME,
+                                      "placement lock", RUN_LOCK_TIMEOUT_MS, &lock.lock_fd, err);
+        if (r >= 0)
+                r = placement_forget(lock.ledger_fd, pid, err);
+        placement_lock_release(&lock);
+        return r;
+}
+
 /* The programs the runtime folder's owner placed (its ledger, read only) count as that daemon's
  * clients: they may not have reached it yet. Kept here until the choice is made. */
 struct shared_ledgers {

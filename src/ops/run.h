@@ -75,6 +75,12 @@ void run_plan_done(struct run_plan *plan);
 int run_resolve(const struct node *node, const struct run_request *request,
                 struct target **ret_targets, size_t *ret_count, struct error *err);
 
+/* Takes `pid` out of the placement ledgers that a run_prepare() with the same layout and runtime
+ * folder recorded it in (a program that ended before its start time could tell it from a later
+ * process with its pid: the Slurm plugin's task_exit), under the placement lock. Returns how
+ * many entries named it (0: none). */
+int run_release(const struct run_request *request, pid_t pid, struct error *err);
+
 /* The private ledger folder of a user whose runtime folder belongs to another user:
  * $XDG_RUNTIME_DIR/mpsmig/placements when that is ours, else /tmp/mpsmig-<uid>/placements (the
  * /tmp folder made 0700, refused when another user made it). Made when missing; its path in

@@ -15,6 +15,12 @@ for file in bin/mpsmig bin/mpsmig-probe bin/simgpu-run "$libdir/simgpu/simgpu-ru
         lib/systemd/system/mpsmig.service lib/tmpfiles.d/mpsmig.conf; do
         [ -e "$prefix/$file" ] && pass "installed: $file" || fail "installed: $file"
 done
+if [ -f "$MPSMIG_BUILD/mpsmig_spank.so" ]; then
+        file=$libdir/slurm-wlm/mpsmig_spank.so
+        [ -f "$prefix/$file" ] && pass "installed: $file" || fail "installed: $file"
+else
+        echo "skip: no Slurm plugin in this build (configured with -DMPSMIG_SPANK=OFF)"
+fi
 if [ -f "$MPSMIG_BUILD/man/mpsmig.8" ]; then
         for file in share/man/man8/mpsmig.8 share/man/man1/mpsmig-probe.1 \
                 share/man/man1/simgpu-run.1; do
@@ -48,3 +54,5 @@ left=$(find "$prefix" ! -type d)
 check_eq "uninstall: no file left under the prefix" "" "$left"
 [ -e "$prefix/$libdir/simgpu" ] && fail "uninstall: simgpu's folder is left" ||
         pass "uninstall: simgpu's folder is gone"
+[ -e "$prefix/$libdir/slurm-wlm" ] && fail "uninstall: the Slurm plugin's folder is left" ||
+        pass "uninstall: the Slurm plugin's folder is gone"

@@ -65,7 +65,10 @@ contents=$(dpkg-deb -c "$mpsmig_deb")
 for file in ./usr/bin/mpsmig ./usr/bin/mpsmig-probe ./usr/share/man/man8/mpsmig.8.gz \
         ./usr/share/bash-completion/completions/mpsmig ./lib/systemd/system/mpsmig.service \
         ./lib/systemd/system/mpsmig-agent.service ./usr/share/doc/mpsmig/agent.md \
-        ./usr/lib/tmpfiles.d/mpsmig.conf ./usr/share/doc/mpsmig/copyright ./usr/share/doc/mpsmig/cli.md; do
+        ./usr/lib/tmpfiles.d/mpsmig.conf ./usr/share/doc/mpsmig/copyright ./usr/share/doc/mpsmig/cli.md \
+        "./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/slurm-wlm/mpsmig_spank.so" \
+        ./usr/share/doc/mpsmig/slurm.md ./usr/share/doc/mpsmig/examples/slurm/plugstack.conf \
+        ./usr/share/doc/mpsmig/examples/slurm/prolog.sh; do
         grep -q " $file\( \|$\)" <<<"$contents" && pass "mpsmig has $file" || fail "mpsmig has $file"
 done
 contents=$(dpkg-deb -c "$simgpu_deb")

@@ -171,6 +171,41 @@ static void test_record_and_read(void **state)
                 assert_null(strstr(e->d_name, ".new"));
 }
 
+/* A task that ended is taken out of whichever ledger holds it, while it is still alive too (the
+ * Slurm plugin releases a task it has reaped, but the pid is all it has); the other entries stay,
+ * an emptied ledger is removed, and the lock and other files of the folder are left alone. */
+static void test_forget(void **state)
+{
+        struct fixture *f = *state;
+        struct error err = {0};
+        pid_t a = child(), b = child(), c = child();
+        assert_int_equal(placement_record(f->dir, &f->targets[0], a, &err), 0);
+        assert_int_equal(placement_record(f->dir, &f->targets[0], b, &err), 0);
+        assert_int_equal(placement_record(f->dir, &f->targets[2], c, &err), 0);
+        write_file(f->dir, "lock", "");
+        write_file(f->dir, "notes", "1 2\n");
+
+        assert_int_equal(placement_forget(f->dir, a, &err), 1);
+        struct placement_entry *entries = NULL;
+        size_t count = 0;
+        assert_int_equal(placement_read(f->dir, "MIG-0", &entries, &count, &err), 0);
+        assert_int_equal(count, 1);
+        assert_int_equal(entries[0].pid, b);
+        free(entries);
+        /* a pid no ledger names: nothing to do */
+        assert_int_equal(placement_forget(f->dir, a, &err), 0);
+
+        assert_int_equal(placement_forget(f->dir, c, &err), 1);
+        assert_int_equal(faccessat(f->dir, "MIG-2", F_OK, 0), -1);
+        assert_int_equal(errno, ENOENT);
+        _cleanup_free_ char *notes = read_text(f->dir, "notes");
+        assert_string_equal(notes, "1 2\n");
+        assert_int_equal(faccessat(f->dir, "lock", F_OK, 0), 0);
+        end(a);
+        end(b);
+        end(c);
+}
+
 static void test_reused_pid_and_junk_lines(void **state)
 {
         struct fixture *f = *state;
@@ -311,6 +346,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_start_time),
             cmocka_unit_test_setup_teardown(test_record_and_read, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
             cmocka_unit_test_setup_teardown(test_reused_pid_and_junk_lines, setup, teardown),
             cmocka_unit_test_setup_teardown(test_choose_counts_clients_and_ledger_once, setup,
                                             teardown),
