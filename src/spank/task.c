@@ -1,7 +1,7 @@
 /* Placing Slurm tasks on MPS instances with `mpsmig run`'s own code (run_prepare: the same target
  * names, the same refusal of a daemon that would not serve, the same placement ledger), from
- * slurmstepd. See task.h. Where a node agent runs, this is where it would be asked first; it does
- * not exist yet, so every task is placed here (docs/slurm.md). */
+ * slurmstepd. See task.h. Where a node agent (`mpsmig daemon`) serves the runtime folder, it is
+ * asked first and places the task itself (docs/slurm.md). */
 #include "spank/task.h"
 
 #include <stdint.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/client.h"
+#include "ops/hint_text.h"
 #include "ops/run.h"
 #include "spank/config.h"
 #include "spank/options.h"
@@ -76,8 +78,17 @@ int mpsmig_spank_task_place(spank_t spank, int argc, char **argv)
 
         struct run_plan plan;
         enum run_failure failure;
-        if (run_prepare(&request, &plan, &failure, &err) < 0) {
-                slurm_error("mpsmig: %s: %s", task, err.message);
+        /* The agent places the task when one serves the runtime folder (it records this
+         * process, the task, by its socket's peer credentials and forgets it when it exits);
+         * else the daemons are asked, as `mpsmig run` does. */
+        int placed = agent_client_place(&request, &plan, &failure, &err);
+        if (placed == AGENT_CLIENT_NONE)
+                placed = run_prepare(&request, &plan, &failure, &err);
+        if (placed < 0) {
+                char text[sizeof(err.message) + 8192];
+                slurm_error(
+                    "mpsmig: %s: %s", task,
+                    hint_text(&err, request.layout_kind, request.runtime_dir, text, sizeof(text)));
                 return -1;
         }
         int r = 0;

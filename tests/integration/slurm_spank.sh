@@ -318,3 +318,31 @@ else
 fi
 check_contains "the prolog started the four daemons" "4 started" "$(cat "$S/log/prolog.log")"
 check_contains "the epilog stopped them" "4 stopped" "$(cat "$S/log/epilog.log")"
+
+# --- the node agent serves the runtime folder: the plugin asks it, and the agent places the 8
+# tasks 2/2/2/2 (its reservations, by each task's pid; no ledger entry) on the daemons it runs
+rm -f "$S/scripts-on"
+. "$MPSMIG_SOURCE/tests/integration/agent_helpers.bash"
+start_agent
+srun_sim -n 8 -l --gres=mpsshare:8 --mps-instance=auto "$PROBE" --hold "$HOLD" \
+        >"$T/agent-spread.out" 2>"$T/agent-spread.err" &
+spread=$!
+if wait_for_counts "2 2 2 2"; then
+        pass "through the agent: 2 clients on each instance"
+else
+        fail "through the agent: 2 clients on each instance (saw $counts)"
+        cat "$T/agent-spread.out" "$T/agent-spread.err"
+fi
+ledger_empty && pass "through the agent: no ledger entry" ||
+        fail "through the agent: no ledger entry: $(cat "$MPSMIG_RUNTIME_DIR"/placements/MIG-*)"
+m status --json
+check_contains "through the agent: status answered by the agent" '"answered_by": "agent"' "$out"
+check_eq "through the agent: 2 reservations on each instance" "2 2 2 2" \
+        "$(grep -oE '"reservations": [0-9]+' <<<"$out" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+agent_probe_pids() { sed -n 's/^ *[0-9]*: pid: //p' "$T/agent-spread.out"; }
+until_true 30 test "$(agent_probe_pids | wc -w)" = 8
+for pid in $(agent_probe_pids); do kill -TERM "$pid"; done
+timeout 60 tail --pid="$spread" -f /dev/null
+wait "$spread" 2>/dev/null
+stop_agent
+check_eq "the agent stops every daemon and exits 0" 0 "$agent_rc"

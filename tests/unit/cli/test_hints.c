@@ -2,6 +2,7 @@
  * folder options of the invocation repeated in the command it suggests (quoted for a shell). */
 #include "cli/hints.c"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
