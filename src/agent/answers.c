@@ -99,6 +99,8 @@ static void fill_status(const struct agent_target *target, long long now,
         row->adopted = target->adopted;
         row->observed_ago_ms = target->have_overview ? now - target->overview_ms : -1;
         row->reservations = target->reservation_count;
+        (void)snprintf(row->limits_mismatch, sizeof(row->limits_mismatch), "%s",
+                       target->limits_mismatch);
 }
 
 static json_t *status_answer(struct agent *agent)
@@ -435,6 +437,15 @@ static json_t *start_request(struct agent *agent, struct agent_client *client, j
         if (!agent->node_known)
                 return fail(-EAGAIN, AGENT_FAILURE_OTHER,
                             "the agent has not read the node yet; try again in a moment");
+        const char *theirs = json_string_value(json_object_get(request, "config"));
+        const char *ours = agent->config && agent->config->path[0] ? agent->config->path : "";
+        if (json_is_true(json_object_get(request, "config_shapes_daemons")) && theirs &&
+            strcmp(theirs, ours) != 0)
+                return fail(-EINVAL, AGENT_FAILURE_USAGE,
+                            "the agent (pid %d) applies %s%s, not %s: give `mpsmig start` the "
+                            "agent's file, or change that file and send the agent SIGHUP",
+                            (int)getpid(), ours[0] ? "the configuration file " : "no configuration file",
+                            ours, theirs);
         json_t *answer = NULL;
         size_t count = 0;
         _cleanup_free_ struct agent_target **ts =

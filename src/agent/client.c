@@ -410,9 +410,13 @@ int agent_client_start(const struct ops_options *options, struct ops_context *re
             (options->timeout_ms > 0 ? options->timeout_ms : OPS_START_TIMEOUT_MS_DEFAULT) +
             AGENT_CLIENT_TIMEOUT_MS;
         json_t *answer = NULL;
+        /* The agent applies its own file: said, so that it can refuse a start that reads another
+         * file that shapes the daemons. */
+        const struct config *config = options->config;
         int r = ask(options, "start",
-                    json_pack("{s:o, s:b}", "names", names_json(options), "whole_gpus",
-                              options->whole_gpus),
+                    json_pack("{s:o, s:b, s:s, s:b}", "names", names_json(options), "whole_gpus",
+                              options->whole_gpus, "config", config ? config->path : "",
+                              "config_shapes_daemons", config_shapes_daemons(config)),
                     timeout, &answer, err);
         if (r < 0) {
                 if (r != AGENT_CLIENT_NONE)

@@ -138,8 +138,8 @@ static void apply_node(struct agent *agent, struct node *node)
 
         _cleanup_free_ struct desired_target *desired = NULL;
         size_t desired_count = 0;
-        if (agent_desired_targets(agent->context.node, &agent->options, &desired, &desired_count,
-                                  &err) < 0) {
+        if (agent_desired_targets(agent->context.node, &agent->options, agent->config, &desired,
+                                  &desired_count, &err) < 0) {
                 agent_log(LOG_ERR,
                           "cannot tell the desired targets: %s; the node is kept as it was",
                           err.message);
@@ -163,6 +163,7 @@ static void apply_node(struct agent *agent, struct node *node)
                 target->kind = desired[i].target.kind;
                 if (target_short_name(&desired[i].target, target->name, sizeof(target->name)) < 0)
                         (void)snprintf(target->name, sizeof(target->name), "?");
+                agent_target_set_limits(agent, target, &desired[i].limits);
                 /* A refused target (another daemon on its device) is tried again at each read;
                  * one that answers is asked again for its clients, which placements count. */
                 if (target->state == SUPERVISION_REFUSED)

@@ -79,12 +79,15 @@ static int daemon_run(int argc, char **argv)
                 return cli_usage_error("daemon: serves every target of the node; no TARGET "
                                        "('%s')",
                                        argv[optind]);
+        agent.config_path = cli_config_option();
         cli_set_hint_folders(0, agent.runtime_dir);
         struct error err = {0};
         int r = agent_run(&agent, &err);
         if (r < 0) {
                 cli_report(&err);
-                return r == -EBUSY || r == -ENOENT || r == -EACCES || r == -ENAMETOOLONG
+                /* A bad configuration file (FILE:LINE) is a usage error, as for the other verbs. */
+                return r == -EBUSY || r == -ENOENT || r == -EACCES || r == -ENAMETOOLONG ||
+                               r == -EINVAL || r == -EPERM
                            ? EXIT_USAGE
                            : EXIT_FAILURE_;
         }
