@@ -444,8 +444,9 @@ static json_t *start_request(struct agent *agent, struct agent_client *client, j
                 return fail(-EINVAL, AGENT_FAILURE_USAGE,
                             "the agent (pid %d) applies %s%s, not %s: give `mpsmig start` the "
                             "agent's file, or change that file and send the agent SIGHUP",
-                            (int)getpid(), ours[0] ? "the configuration file " : "no configuration file",
-                            ours, theirs);
+                            (int)getpid(),
+                            ours[0] ? "the configuration file " : "no configuration file", ours,
+                            theirs);
         json_t *answer = NULL;
         size_t count = 0;
         _cleanup_free_ struct agent_target **ts =

@@ -340,7 +340,8 @@ void agent_reload_config(struct agent *agent)
                           "%s: runtime_dir, user, group and multiuser take effect when the agent "
                           "is started again; the running agent keeps those it began with",
                           fresh->path[0] ? fresh->path : "the configuration");
-        agent_log(LOG_NOTICE, "configuration %s read: its limits are applied after the node is read",
+        agent_log(LOG_NOTICE,
+                  "configuration %s read: its limits are applied after the node is read",
                   fresh->path[0] ? fresh->path : "(no file)");
         config_free(agent->config);
         agent->config = fresh;

@@ -81,8 +81,8 @@ json_t *agent_status_row_json(const struct status_result *result, const struct a
 {
         const struct mps_pinned_limit *pinned = &result->default_pinned_limit;
         json_t *agent =
-            json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I, s:o}", "supervision", row->supervision,
-                      "restarts", (int)row->restarts, "last_exit",
+            json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I, s:o}", "supervision",
+                      row->supervision, "restarts", (int)row->restarts, "last_exit",
                       row->last_exit[0] ? json_string(row->last_exit) : json_null(),
                       "last_exit_ago_ms", nonnegative_or_null(row->last_exit_ago_ms),
                       "next_restart_ms", nonnegative_or_null(row->next_restart_ms), "adopted",

@@ -39,9 +39,9 @@ enum query_kind {
 /* Where the configuration's limits and server ahead of a daemon are: applied after each (re)start
  * before it counts as ready, and again when a reload changes them. */
 enum configure_step {
-        CONFIGURE_NONE,   /* nothing to do */
-        CONFIGURE_LIMITS, /* the limits are to be set and read back */
-        CONFIGURE_SERVER, /* the overview is asked: is a server ready */
+        CONFIGURE_NONE,           /* nothing to do */
+        CONFIGURE_LIMITS,         /* the limits are to be set and read back */
+        CONFIGURE_SERVER,         /* the overview is asked: is a server ready */
         CONFIGURE_SERVER_STARTED, /* start_server was sent: the overview asked until it is ready */
 };
 
@@ -150,8 +150,8 @@ struct agent_client {
 
 struct agent {
         struct agent_options options;
-        struct config *config; /* the file as last read well (NULL: none read yet) */
-        bool multiuser;        /* -M, as the file said when the agent began */
+        struct config *config;      /* the file as last read well (NULL: none read yet) */
+        bool multiuser;             /* -M, as the file said when the agent began */
         char runtime_dir[PATH_MAX]; /* the file's runtime_dir, when it chose the folder */
         struct ops_context context; /* layout, control program, node and its desired targets */
         char *node_text;            /* the node as NVML's reader gave it, for answers */

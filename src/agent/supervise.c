@@ -466,8 +466,7 @@ static void begin_query(struct agent *agent, struct agent_target *target, enum q
         if (kind == QUERY_OVERVIEW)
                 (void)snprintf(commands, size, "%s", MPS_OVERVIEW_COMMANDS);
         else if (kind == QUERY_START_SERVER)
-                (void)snprintf(commands, size, "start_server -uid %u\n",
-                               target->limits.server_uid);
+                (void)snprintf(commands, size, "start_server -uid %u\n", target->limits.server_uid);
         else if (kind == QUERY_LIMITS) {
                 struct mps_defaults want = limits_wanted(&target->limits);
                 if (mps_defaults_commands(&want, commands, size, &err) < 0) {
@@ -586,8 +585,9 @@ static void finish_query(struct agent *agent, struct agent_target *target)
         }
         if (target->query_kind == QUERY_START_SERVER) {
                 if (r == 0 && result.exit_status != 0)
-                        r = error_set(&err, -EIO, "start_server: the MPS control program exited "
-                                                  "with status %d",
+                        r = error_set(&err, -EIO,
+                                      "start_server: the MPS control program exited "
+                                      "with status %d",
                                       result.exit_status);
                 spawn_result_done(&result);
                 if (r < 0) {

@@ -277,8 +277,7 @@ static json_t *agent_json(const struct agent_row *row)
 {
         return json_pack(
             "{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I, s:o}", "supervision", row->supervision,
-            "restarts",
-            (int)row->restarts, "last_exit",
+            "restarts", (int)row->restarts, "last_exit",
             row->last_exit[0] ? json_string(row->last_exit) : json_null(), "last_exit_seconds_ago",
             row->last_exit_ago_ms >= 0 ? json_real(row->last_exit_ago_ms / 1000.0) : json_null(),
             "next_restart_seconds",

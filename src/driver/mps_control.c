@@ -548,8 +548,8 @@ int mps_defaults_commands(const struct mps_defaults *want, char *commands, size_
         if (want->client_priority >= 0)
                 (void)snprintf(priority, sizeof(priority), "set_default_client_priority %d\n",
                                want->client_priority);
-        int n = snprintf(commands, size, "%s%s%s%s", thread, pinned, priority,
-                         MPS_DEFAULTS_COMMANDS);
+        int n =
+            snprintf(commands, size, "%s%s%s%s", thread, pinned, priority, MPS_DEFAULTS_COMMANDS);
         if (n < 0 || (size_t)n >= size)
                 return error_set(err, -ENAMETOOLONG, "the set_default_* commands do not fit");
         return 0;
