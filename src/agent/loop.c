@@ -407,7 +407,8 @@ int agent_run(const struct agent_options *options, struct error *err)
         }
         agent_log(LOG_NOTICE, "serving %s (socket %s), %s", agent.context.layout.runtime_dir,
                   agent.socket_path,
-                  options->whole_gpus ? "MIG devices and whole GPUs" : "MIG devices");
+                  options->whole_gpus || agent.config->whole_gpus ? "MIG devices and whole GPUs"
+                                                                  : "MIG devices");
         if (options->poll_ms >= 0)
                 agent.poll_at_ms =
                     monotonic_now_ms() +
