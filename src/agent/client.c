@@ -518,3 +518,38 @@ int agent_client_stop(const struct ops_options *options, struct ops_context *ret
         *ret_results = results;
         return 0;
 }
+
+int agent_client_defaults_changed(const struct ops_options *options,
+                                  const struct set_result *results, size_t count, struct error *err)
+{
+        json_t *targets = json_array();
+        for (size_t i = 0; targets && i < count; i++) {
+                const struct set_result *result = &results[i];
+                if (!result->read_back)
+                        continue;
+                const struct mps_pinned_limit *pinned = &result->read.pinned;
+                json_t *item = json_pack("{s:s, s:f, s:o, s:i}", "uuid", result->target->uuid,
+                                         "threads", result->read.thread_percentage, "pinned",
+                                         pinned->set ? json_pack("{s:s, s:I}", "text", pinned->text,
+                                                                 "bytes", (json_int_t)pinned->bytes)
+                                                     : json_null(),
+                                         "priority", result->read.client_priority);
+                if (!item || json_array_append_new(targets, item) < 0) {
+                        json_decref(targets);
+                        targets = NULL;
+                }
+        }
+        if (!targets)
+                return error_set(err, -ENOMEM, "out of memory");
+        json_t *answer = NULL;
+        int r = ask(options, "defaults_changed", json_pack("{s:o}", "targets", targets),
+                    AGENT_CLIENT_TIMEOUT_MS, &answer, err);
+        if (r == AGENT_CLIENT_NONE)
+                return 0;
+        if (r < 0)
+                return r;
+        const char *failure = NULL;
+        r = answer_error(answer, err, &failure);
+        json_decref(answer);
+        return r;
+}

@@ -4,7 +4,8 @@
 # (status --json reads them back through the agent); a daemon killed with SIGKILL comes back with
 # them; SIGHUP with a changed file applies the change to the running daemons; SIGHUP with a bad
 # file is one log line with FILE:LINE and the running configuration is kept; `mpsmig start` with
-# the agent's file goes through the agent, with another file that sets limits it is refused.
+# the agent's file goes through the agent, with another file that sets limits it is refused;
+# `mpsmig set` (direct path) tells the agent what the daemons read back.
 . "$MPSMIG_SOURCE/tests/lib.sh"
 . "$MPSMIG_SOURCE/tests/integration/lifecycle_helpers.bash"
 . "$MPSMIG_SOURCE/tests/integration/agent_helpers.bash"
@@ -73,6 +74,12 @@ chmod 0644 "$T/other.conf"
 m --config "$T/other.conf" start 0:2:0
 check_eq "start with another file that sets limits: exit 2" 2 "$rc"
 check_contains "... says which file the agent applies" "applies the configuration file $conf" "$err"
+
+# --- `mpsmig set` on its direct path tells the agent: its status shows the new value at once
+m --config "$conf" set --threads 20 0:1:0
+check_eq "set 0:1:0 with the agent running: exit 0" 0 "$rc"
+check_eq "the agent's status shows it at once" 20 "$(field "$UUID0" .default_active_thread_percentage)"
+check_eq "the agent logged it" 1 "$(log_count 'mpsmig set (uid ')"
 
 # --- SIGHUP with a changed file: the running daemons take the new limits
 write_conf "[global]
