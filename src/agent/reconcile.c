@@ -134,6 +134,13 @@ static void apply_node(struct agent *agent, struct node *node)
         }
         free(agent->node_text);
         agent->node_text = TAKE_PTR(text);
+        /* At the first read, the file's sections are checked against the node as a reload checks
+         * them: one that names nothing here is said; the others apply. */
+        if (!agent->node_known && agent->config &&
+            config_check_node(agent->config, agent->context.node, NULL, &err) < 0) {
+                agent_log(LOG_ERR, "%s; the sections that fit this node are applied", err.message);
+                error_clear(&err);
+        }
         agent->node_known = true;
 
         _cleanup_free_ struct desired_target *desired = NULL;
