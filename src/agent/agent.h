@@ -17,7 +17,8 @@
 #define AGENT_STOP_TIMEOUT_MS_DEFAULT 10000 /* what SIGTERM gives the daemons' clients */
 
 struct agent_options {
-        const char *runtime_dir; /* NULL: $MPSMIG_RUNTIME_DIR or the default */
+        const char *config_path; /* --config; NULL: $MPSMIG_CONFIG or the default file */
+        const char *runtime_dir; /* NULL: $MPSMIG_RUNTIME_DIR, the file's, or the default */
         bool whole_gpus;         /* also every GPU with MIG disabled or unsupported */
         int poll_ms;             /* 0: AGENT_POLL_MS_DEFAULT; < 0: no poll */
         int start_timeout_ms;    /* 0: OPS_START_TIMEOUT_MS_DEFAULT */

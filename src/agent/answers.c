@@ -99,6 +99,8 @@ static void fill_status(const struct agent_target *target, long long now,
         row->adopted = target->adopted;
         row->observed_ago_ms = target->have_overview ? now - target->overview_ms : -1;
         row->reservations = target->reservation_count;
+        (void)snprintf(row->limits_mismatch, sizeof(row->limits_mismatch), "%s",
+                       target->limits_mismatch);
 }
 
 static json_t *status_answer(struct agent *agent)
@@ -435,6 +437,16 @@ static json_t *start_request(struct agent *agent, struct agent_client *client, j
         if (!agent->node_known)
                 return fail(-EAGAIN, AGENT_FAILURE_OTHER,
                             "the agent has not read the node yet; try again in a moment");
+        const char *theirs = json_string_value(json_object_get(request, "config"));
+        const char *ours = agent->config && agent->config->path[0] ? agent->config->path : "";
+        if (json_is_true(json_object_get(request, "config_shapes_daemons")) && theirs &&
+            strcmp(theirs, ours) != 0)
+                return fail(-EINVAL, AGENT_FAILURE_USAGE,
+                            "the agent (pid %d) applies %s%s, not %s: give `mpsmig start` the "
+                            "agent's file, or change that file and send the agent SIGHUP",
+                            (int)getpid(),
+                            ours[0] ? "the configuration file " : "no configuration file", ours,
+                            theirs);
         json_t *answer = NULL;
         size_t count = 0;
         _cleanup_free_ struct agent_target **ts =
@@ -566,6 +578,48 @@ json_t *agent_answer_waiting(struct agent *agent, struct agent_client *client)
                          targets);
 }
 
+/* `mpsmig set` changed daemons on its direct path: what they read back replaces the defaults of
+ * the overview kept, and each is asked again. */
+static json_t *defaults_changed_request(struct agent *agent, struct agent_client *client,
+                                        json_t *request)
+{
+        if (!allowed(client))
+                return denied("report changed limits");
+        const json_t *targets = json_object_get(request, "targets");
+        size_t updated = 0;
+        for (size_t i = 0; i < json_array_size(targets); i++) {
+                const json_t *item = json_array_get(targets, i);
+                const char *uuid = json_string_value(json_object_get(item, "uuid"));
+                struct agent_target *target = uuid ? agent_find(agent, uuid) : NULL;
+                if (!target)
+                        continue;
+                agent_target_want_overview(target);
+                if (!target->have_overview)
+                        continue;
+                struct mps_pinned_limit pinned = {0};
+                const json_t *limit = json_object_get(item, "pinned");
+                if (json_is_object(limit)) {
+                        pinned.set = true;
+                        pinned.bytes =
+                            (unsigned long long)json_integer_value(json_object_get(limit, "bytes"));
+                        const char *text = json_string_value(json_object_get(limit, "text"));
+                        (void)snprintf(pinned.text, sizeof(pinned.text), "%s", text ? text : "");
+                }
+                target->overview.default_active_thread_percentage =
+                    json_number_value(json_object_get(item, "threads"));
+                target->overview.default_pinned_limit = pinned;
+                target->overview.default_client_priority =
+                    (int)json_integer_value(json_object_get(item, "priority"));
+                updated++;
+        }
+        if (updated > 0)
+                agent_log(
+                    LOG_INFO, "mpsmig set (uid %u, pid %d) changed the limits of %zu daemon%s",
+                    (unsigned)client->uid, (int)client->pid, updated, updated == 1 ? "" : "s");
+        return json_pack("{s:i, s:b, s:I}", "version", AGENT_PROTOCOL_VERSION, "ok", 1, "updated",
+                         (json_int_t)updated);
+}
+
 json_t *agent_answer_request(struct agent *agent, struct agent_client *client, json_t *request)
 {
         json_int_t version = json_integer_value(json_object_get(request, "version"));
@@ -584,6 +638,8 @@ json_t *agent_answer_request(struct agent *agent, struct agent_client *client, j
                 return start_request(agent, client, request);
         if (strcmp(what, "stop") == 0)
                 return stop_request(agent, client, request);
+        if (strcmp(what, "defaults_changed") == 0)
+                return defaults_changed_request(agent, client, request);
         if (strcmp(what, "ping") == 0)
                 return ok_answer();
         return fail(-EINVAL, AGENT_FAILURE_USAGE, "unknown request '%s'", what);

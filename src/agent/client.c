@@ -410,9 +410,13 @@ int agent_client_start(const struct ops_options *options, struct ops_context *re
             (options->timeout_ms > 0 ? options->timeout_ms : OPS_START_TIMEOUT_MS_DEFAULT) +
             AGENT_CLIENT_TIMEOUT_MS;
         json_t *answer = NULL;
+        /* The agent applies its own file: said, so that it can refuse a start that reads another
+         * file that shapes the daemons. */
+        const struct config *config = options->config;
         int r = ask(options, "start",
-                    json_pack("{s:o, s:b}", "names", names_json(options), "whole_gpus",
-                              options->whole_gpus),
+                    json_pack("{s:o, s:b, s:s, s:b}", "names", names_json(options), "whole_gpus",
+                              options->whole_gpus, "config", config ? config->path : "",
+                              "config_shapes_daemons", config_shapes_daemons(config)),
                     timeout, &answer, err);
         if (r < 0) {
                 if (r != AGENT_CLIENT_NONE)
@@ -513,4 +517,39 @@ int agent_client_stop(const struct ops_options *options, struct ops_context *ret
         memset(&context, 0, sizeof(context));
         *ret_results = results;
         return 0;
+}
+
+int agent_client_defaults_changed(const struct ops_options *options,
+                                  const struct set_result *results, size_t count, struct error *err)
+{
+        json_t *targets = json_array();
+        for (size_t i = 0; targets && i < count; i++) {
+                const struct set_result *result = &results[i];
+                if (!result->read_back)
+                        continue;
+                const struct mps_pinned_limit *pinned = &result->read.pinned;
+                json_t *item = json_pack("{s:s, s:f, s:o, s:i}", "uuid", result->target->uuid,
+                                         "threads", result->read.thread_percentage, "pinned",
+                                         pinned->set ? json_pack("{s:s, s:I}", "text", pinned->text,
+                                                                 "bytes", (json_int_t)pinned->bytes)
+                                                     : json_null(),
+                                         "priority", result->read.client_priority);
+                if (!item || json_array_append_new(targets, item) < 0) {
+                        json_decref(targets);
+                        targets = NULL;
+                }
+        }
+        if (!targets)
+                return error_set(err, -ENOMEM, "out of memory");
+        json_t *answer = NULL;
+        int r = ask(options, "defaults_changed", json_pack("{s:o}", "targets", targets),
+                    AGENT_CLIENT_TIMEOUT_MS, &answer, err);
+        if (r == AGENT_CLIENT_NONE)
+                return 0;
+        if (r < 0)
+                return r;
+        const char *failure = NULL;
+        r = answer_error(answer, err, &failure);
+        json_decref(answer);
+        return r;
 }

@@ -46,3 +46,10 @@ int agent_client_start(const struct ops_options *options, struct ops_context *re
 int agent_client_stop(const struct ops_options *options, struct ops_context *ret_context,
                       struct stop_result **ret_results, enum ops_failure *ret_failure,
                       struct error *err);
+
+/* After `mpsmig set` changed daemons on its direct path: tells the agent what each daemon read
+ * back (results with read_back), so that its status shows them at once and it asks the daemons
+ * again. 0 (also when no agent runs: nothing to tell), or a negative errno with `err`. */
+int agent_client_defaults_changed(const struct ops_options *options,
+                                  const struct set_result *results, size_t count,
+                                  struct error *err);

@@ -1,6 +1,6 @@
-/* Which targets the agent serves, and with which limits: today every MIG device of the node (and
- * every whole GPU with --whole-gpus), without limits of their own. The one place where the
- * configuration file will choose (docs/agent.md, "Configuration"). */
+/* Which targets the agent serves, and with which limits: the targets of the node (every MIG
+ * device, and every whole GPU with --whole-gpus or the file's whole_gpus) that the configuration
+ * file's include and exclude choose, each with what its sections give it (docs/config.md). */
 #pragma once
 
 #include <stddef.h>
@@ -8,21 +8,16 @@
 #include "agent/agent.h"
 #include "base/error.h"
 #include "node/node.h"
-
-/* A daemon's own limits, applied after each (re)start; 0 (or -1 for priority): not set. */
-struct daemon_limits {
-        unsigned thread_percentage;      /* set_default_active_thread_percentage, 1-100 */
-        unsigned long long pinned_bytes; /* set_default_device_pinned_mem_limit */
-        int priority;                    /* set_default_client_priority, 0 or 1 */
-};
+#include "ops/config.h"
 
 struct desired_target {
         struct target target; /* its pointers point into the node */
-        struct daemon_limits limits;
+        struct target_limits limits;
 };
 
-/* The desired targets of `node` (its lost GPUs never among them), in nvidia-smi order.
- * *ret_desired is malloc'd. */
+/* The desired targets of `node` (its lost GPUs never among them), in nvidia-smi order, chosen and
+ * limited by `config` (may be NULL: every target, no limits). -EINVAL with FILE:LINE
+ * for a share of memory NVML did not give. *ret_desired is malloc'd. */
 int agent_desired_targets(const struct node *node, const struct agent_options *options,
-                          struct desired_target **ret_desired, size_t *ret_count,
-                          struct error *err);
+                          const struct config *config, struct desired_target **ret_desired,
+                          size_t *ret_count, struct error *err);

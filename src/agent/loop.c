@@ -23,6 +23,7 @@
 #include "base/cleanup.h"
 #include "base/flock_wait.h"
 #include "driver/mps_control.h"
+#include "node/layout.h"
 #include "node/lock.h"
 
 #define SHUTDOWN_MARGIN_MS 2000 /* past the stopper's own escalation, before SIGKILL */
@@ -184,8 +185,10 @@ static void read_signals(struct agent *agent)
                 case SIGHUP:
                         if (agent->shutting_down)
                                 break;
-                        agent_log(LOG_NOTICE, "SIGHUP: reading the node again");
+                        agent_log(LOG_NOTICE, "SIGHUP: reading the configuration and the node "
+                                              "again");
                         agent->reloading = true;
+                        agent_reload_config(agent);
                         {
                                 char message[96];
                                 struct timespec now;
@@ -300,6 +303,7 @@ static void agent_done(struct agent *agent)
         agent_close_listener(agent);
         free(agent->node_text);
         ops_context_done(&agent->context);
+        config_free(agent->config);
         notifier_close(&agent->notifier);
         if (agent->signal_fd >= 0)
                 (void)close(agent->signal_fd);
@@ -309,15 +313,66 @@ static void agent_done(struct agent *agent)
                 (void)close(agent->lock_fd);
 }
 
+/* What the file says that only a new agent takes: its runtime folder, the daemons' user and
+ * group, -M. */
+static bool same_for_life(const struct config *a, const struct config *b)
+{
+        return strcmp(a->runtime_dir, b->runtime_dir) == 0 && a->user.set == b->user.set &&
+               a->user.id == b->user.id && a->group.set == b->group.set &&
+               a->group.id == b->group.id && a->multiuser == b->multiuser;
+}
+
+void agent_reload_config(struct agent *agent)
+{
+        struct error err = {0};
+        struct config *fresh = NULL;
+        int r = config_load(agent->options.config_path, &fresh, &err);
+        if (r == 0 && agent->node_known)
+                r = config_check_node(fresh, agent->context.node, NULL, &err);
+        if (r < 0) {
+                agent_log(LOG_ERR, "the configuration is not reloaded, the running one is kept: %s",
+                          err.message);
+                config_free(fresh);
+                return;
+        }
+        if (!same_for_life(agent->config, fresh))
+                agent_log(LOG_WARNING,
+                          "%s: runtime_dir, user, group and multiuser take effect when the agent "
+                          "is started again; the running agent keeps those it began with",
+                          fresh->path[0] ? fresh->path : "the configuration");
+        agent_log(LOG_NOTICE,
+                  "configuration %s read: its limits are applied after the node is read",
+                  fresh->path[0] ? fresh->path : "(no file)");
+        config_free(agent->config);
+        agent->config = fresh;
+        agent->context.options.config = fresh;
+}
+
 static int begin(struct agent *agent, struct error *err)
 {
+        int r = config_load(agent->options.config_path, &agent->config, err);
+        if (r < 0)
+                return r;
+        const struct config *config = agent->config;
+        const char *from_env = getenv(LAYOUT_RUNTIME_DIR_ENV);
+        if (!agent->options.runtime_dir && !(from_env && from_env[0]) && config->runtime_dir[0]) {
+                (void)snprintf(agent->runtime_dir, sizeof(agent->runtime_dir), "%s",
+                               config->runtime_dir);
+                agent->options.runtime_dir = agent->runtime_dir;
+        }
+        if (agent->options.start_timeout_ms == 0)
+                agent->options.start_timeout_ms = config->start_timeout_ms;
+        if (agent->options.stop_timeout_ms == 0)
+                agent->options.stop_timeout_ms = config->stop_timeout_ms;
+        agent->multiuser = config->multiuser;
         struct ops_options options = {
             .layout_kind = LAYOUT_DEFAULT,
             .runtime_dir = agent->options.runtime_dir,
             .whole_gpus = agent->options.whole_gpus,
             .timeout_ms = agent->options.start_timeout_ms,
+            .config = config,
         };
-        int r = ops_context_prepare(&options, &agent->context, err);
+        r = ops_context_prepare(&options, &agent->context, err);
         if (r < 0)
                 return r;
         r = mps_control_find(&agent->context.program, err);
@@ -352,7 +407,8 @@ int agent_run(const struct agent_options *options, struct error *err)
         }
         agent_log(LOG_NOTICE, "serving %s (socket %s), %s", agent.context.layout.runtime_dir,
                   agent.socket_path,
-                  options->whole_gpus ? "MIG devices and whole GPUs" : "MIG devices");
+                  options->whole_gpus || agent.config->whole_gpus ? "MIG devices and whole GPUs"
+                                                                  : "MIG devices");
         if (options->poll_ms >= 0)
                 agent.poll_at_ms =
                     monotonic_now_ms() +

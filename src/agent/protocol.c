@@ -81,13 +81,14 @@ json_t *agent_status_row_json(const struct status_result *result, const struct a
 {
         const struct mps_pinned_limit *pinned = &result->default_pinned_limit;
         json_t *agent =
-            json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I}", "supervision", row->supervision,
-                      "restarts", (int)row->restarts, "last_exit",
+            json_pack("{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I, s:o}", "supervision",
+                      row->supervision, "restarts", (int)row->restarts, "last_exit",
                       row->last_exit[0] ? json_string(row->last_exit) : json_null(),
                       "last_exit_ago_ms", nonnegative_or_null(row->last_exit_ago_ms),
                       "next_restart_ms", nonnegative_or_null(row->next_restart_ms), "adopted",
                       row->adopted, "observed_ago_ms", nonnegative_or_null(row->observed_ago_ms),
-                      "reservations", (json_int_t)row->reservations);
+                      "reservations", (json_int_t)row->reservations, "limits_mismatch",
+                      row->limits_mismatch[0] ? json_string(row->limits_mismatch) : json_null());
         return json_pack(
             "{s:s, s:s, s:i, s:f, s:o, s:f, s:o, s:i, s:o, s:b, s:o}", "uuid",
             result->target ? result->target->uuid : "", "state", daemon_state_string(result->state),
@@ -181,6 +182,7 @@ int agent_status_row_parse(const json_t *object, struct status_result *result,
         const json_t *agent = json_object_get(object, "agent");
         const char *supervision = json_string_value(json_object_get(agent, "supervision"));
         const char *last_exit = json_string_value(json_object_get(agent, "last_exit"));
+        const char *mismatch = json_string_value(json_object_get(agent, "limits_mismatch"));
         *row = (struct agent_row){
             .restarts = (unsigned)json_integer_value(json_object_get(agent, "restarts")),
             .last_exit_ago_ms = integer_or(json_object_get(agent, "last_exit_ago_ms"), -1),
@@ -192,6 +194,8 @@ int agent_status_row_parse(const json_t *object, struct status_result *result,
         (void)snprintf(row->supervision, sizeof(row->supervision), "%s",
                        supervision ? supervision : "?");
         (void)snprintf(row->last_exit, sizeof(row->last_exit), "%s", last_exit ? last_exit : "");
+        (void)snprintf(row->limits_mismatch, sizeof(row->limits_mismatch), "%s",
+                       mismatch ? mismatch : "");
         return 0;
 }
 

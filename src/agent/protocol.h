@@ -33,6 +33,7 @@ struct agent_row {
         bool adopted;               /* a daemon the agent found running and did not start */
         long long observed_ago_ms;  /* how old the servers and clients shown are; -1: never */
         size_t reservations;        /* programs placed by `run` still running */
+        char limits_mismatch[400];  /* the configuration's limits not applied as asked: why */
 };
 
 /* {"version": 1, "ok": false, "failure": FAILURE, "error": {...}}: an error with its hint. */

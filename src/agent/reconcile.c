@@ -134,12 +134,19 @@ static void apply_node(struct agent *agent, struct node *node)
         }
         free(agent->node_text);
         agent->node_text = TAKE_PTR(text);
+        /* At the first read, the file's sections are checked against the node as a reload checks
+         * them: one that names nothing here is said; the others apply. */
+        if (!agent->node_known && agent->config &&
+            config_check_node(agent->config, agent->context.node, NULL, &err) < 0) {
+                agent_log(LOG_ERR, "%s; the sections that fit this node are applied", err.message);
+                error_clear(&err);
+        }
         agent->node_known = true;
 
         _cleanup_free_ struct desired_target *desired = NULL;
         size_t desired_count = 0;
-        if (agent_desired_targets(agent->context.node, &agent->options, &desired, &desired_count,
-                                  &err) < 0) {
+        if (agent_desired_targets(agent->context.node, &agent->options, agent->config, &desired,
+                                  &desired_count, &err) < 0) {
                 agent_log(LOG_ERR,
                           "cannot tell the desired targets: %s; the node is kept as it was",
                           err.message);
@@ -163,6 +170,7 @@ static void apply_node(struct agent *agent, struct node *node)
                 target->kind = desired[i].target.kind;
                 if (target_short_name(&desired[i].target, target->name, sizeof(target->name)) < 0)
                         (void)snprintf(target->name, sizeof(target->name), "?");
+                agent_target_set_limits(agent, target, &desired[i].limits);
                 /* A refused target (another daemon on its device) is tried again at each read;
                  * one that answers is asked again for its clients, which placements count. */
                 if (target->state == SUPERVISION_REFUSED)

@@ -14,6 +14,7 @@
 #include "driver/mps_answer.h"
 #include "node/layout.h"
 #include "node/node.h"
+#include "ops/config.h"
 #include "ops/node_reader.h"
 #include "ops/ops.h"
 
@@ -29,8 +30,19 @@ enum supervision {
 };
 
 enum query_kind {
-        QUERY_ANSWER,   /* get_server_list: does a new daemon answer yet */
-        QUERY_OVERVIEW, /* its servers, clients and default limits, for status and placement */
+        QUERY_ANSWER,       /* get_server_list: does a new daemon answer yet */
+        QUERY_OVERVIEW,     /* its servers, clients and default limits, for status and placement */
+        QUERY_LIMITS,       /* set_default_* and every default read back */
+        QUERY_START_SERVER, /* start_server -uid UID */
+};
+
+/* Where the configuration's limits and server ahead of a daemon are: applied after each (re)start
+ * before it counts as ready, and again when a reload changes them. */
+enum configure_step {
+        CONFIGURE_NONE,           /* nothing to do */
+        CONFIGURE_LIMITS,         /* the limits are to be set and read back */
+        CONFIGURE_SERVER,         /* the overview is asked: is a server ready */
+        CONFIGURE_SERVER_STARTED, /* start_server was sent: the overview asked until it is ready */
 };
 
 /* A program `run` placed on a target, counted until it exits (its pidfd says when). */
@@ -62,6 +74,13 @@ struct agent_target {
         char words[200];          /* the last line it wrote, for its exit cause */
         bool recovered;           /* its start cleaned a dead daemon's leftovers */
 
+        /* the configuration's limits and server ahead */
+        struct target_limits limits;
+        enum configure_step configure;
+        bool server_start_sent;
+        long long configure_by_ms;
+        char limits_mismatch[400]; /* the last apply: what did not read back as asked ("": none) */
+
         /* restarts */
         unsigned restarts;
         unsigned quick_deaths; /* deaths in a row, each within AGENT_HEALTHY_MS of its start */
@@ -74,6 +93,7 @@ struct agent_target {
         /* the control queue: at most one query in flight */
         enum query_kind query_kind;
         struct spawn_child query; /* pid 0: none in flight */
+        char query_commands[512]; /* its stdin, written while it runs */
         long long query_at_ms;    /* the next query not before then (after a refusal) */
         unsigned busy_pause_ms;
         int turn_fd; /* the daemon's turn (node's flock on its pipe folder) while we ask */
@@ -130,6 +150,9 @@ struct agent_client {
 
 struct agent {
         struct agent_options options;
+        struct config *config;      /* the file as last read well (NULL: none read yet) */
+        bool multiuser;             /* -M, as the file said when the agent began */
+        char runtime_dir[PATH_MAX]; /* the file's runtime_dir, when it chose the folder */
         struct ops_context context; /* layout, control program, node and its desired targets */
         char *node_text;            /* the node as NVML's reader gave it, for answers */
         long long node_read_ms;
@@ -187,6 +210,9 @@ void agent_target_prune_reservations(struct agent_target *target);
 /* Whether the target has a live daemon process. */
 bool agent_target_has_daemon(const struct agent_target *target);
 const char *supervision_string(const struct agent_target *target);
+/* The target's limits as the configuration now gives them: applied again when they changed. */
+void agent_target_set_limits(struct agent *agent, struct agent_target *target,
+                             const struct target_limits *limits);
 
 /* reconcile.c: the node */
 void agent_read_node(struct agent *agent);
@@ -216,4 +242,7 @@ json_t *agent_answer_waiting(struct agent *agent, struct agent_client *client);
 bool agent_waiting_done(struct agent *agent, const struct agent_client *client);
 
 /* loop.c */
+/* Reads the configuration file again (SIGHUP): a bad one is logged with FILE:LINE and the running
+ * one kept. */
+void agent_reload_config(struct agent *agent);
 void agent_notify_progress(struct agent *agent);

@@ -21,6 +21,7 @@
 #include "driver/mps_control.h"
 #include "node/daemon_scan.h"
 #include "node/lock.h"
+#include "ops/limits.h"
 
 #define ANSWER_RETRY_MS   5    /* between checks while a new daemon is not listening yet */
 #define QUERY_TIMEOUT_MS  5000 /* a daemon slower than this is not answering */
@@ -29,6 +30,7 @@
 #define LOCK_WAIT_MS      2000 /* the node lock, held by a `mpsmig start` or `stop` meanwhile */
 #define LOCK_RETRY_MS     500
 #define START_RETRY_MS    1000 /* a start that failed for want of the lock or a scan */
+#define SERVER_POLL_MS    10   /* between looks at a server started ahead that is not ready */
 
 struct agent_target *agent_target_new(const char *uuid)
 {
@@ -40,6 +42,7 @@ struct agent_target *agent_target_new(const char *uuid)
         target->adopted_pidfd = -1;
         target->turn_fd = -1;
         target->state = SUPERVISION_NEW;
+        target->limits.priority = -1;
         return target;
 }
 
@@ -126,6 +129,8 @@ void agent_target_forget_daemon(struct agent_target *target)
         target->adopted_pidfd = -1;
         target->adopted = false;
         target->pid = 0;
+        target->configure = CONFIGURE_NONE;
+        target->server_start_sent = false;
         drop_overview(target);
 }
 
@@ -288,6 +293,9 @@ static void start_one(struct agent *agent, struct agent_target *target)
             .device_uuid = target->uuid,
             .pipe_dir = target->paths.pipe_dir,
             .log_dir = target->paths.log_dir,
+            .daemon_credentials =
+                agent->context.daemon_user ? &agent->context.daemon_credentials : NULL,
+            .multiuser = agent->multiuser,
         };
         struct error err = {0};
         r = mps_control_foreground_start(&endpoint, &target->child, &err);
@@ -355,6 +363,84 @@ void agent_start_due(struct agent *agent)
 
 /* ---- the control queue ---- */
 
+static void become_ready(struct agent *agent, struct agent_target *target)
+{
+        target->configure = CONFIGURE_NONE;
+        target->server_start_sent = false;
+        if (target->state == SUPERVISION_STARTING)
+                target->state = SUPERVISION_READY;
+        target->want_overview = true;
+        agent_notify_progress(agent);
+}
+
+/* The limits did not read back as asked, or the server ahead did not come: said in status and
+ * logged; the daemon serves anyway (as `mpsmig start` leaves it). */
+static void configure_failed(struct agent *agent, struct agent_target *target, const char *why)
+{
+        if (strcmp(target->limits_mismatch, why) != 0)
+                log_target(LOG_WARNING, target, "the configuration was not applied as asked: %s",
+                           why);
+        (void)snprintf(target->limits_mismatch, sizeof(target->limits_mismatch), "%s", why);
+        become_ready(agent, target);
+}
+
+/* The limits are set: next, the server ahead when the file asks for one. */
+static void limits_done(struct agent *agent, struct agent_target *target)
+{
+        if (!target->limits.server) {
+                become_ready(agent, target);
+                return;
+        }
+        target->configure = CONFIGURE_SERVER;
+        target->server_start_sent = false;
+        target->query_at_ms = 0;
+}
+
+static void begin_configure(struct agent *agent, struct agent_target *target)
+{
+        target->limits_mismatch[0] = '\0';
+        target->configure_by_ms = monotonic_now_ms() + (agent->options.start_timeout_ms > 0
+                                                            ? agent->options.start_timeout_ms
+                                                            : OPS_START_TIMEOUT_MS_DEFAULT);
+        target->configure = CONFIGURE_LIMITS;
+        target->query_at_ms = 0;
+        struct target_limits only = target->limits;
+        only.server = false;
+        if (!target_limits_any(&only))
+                limits_done(agent, target);
+}
+
+static bool limits_differ(const struct target_limits *a, const struct target_limits *b)
+{
+        return a->threads != b->threads || a->pinned_bytes != b->pinned_bytes ||
+               a->priority != b->priority || a->server != b->server ||
+               (a->server && a->server_uid != b->server_uid);
+}
+
+void agent_target_set_limits(struct agent *agent, struct agent_target *target,
+                             const struct target_limits *limits)
+{
+        bool changed = limits_differ(&target->limits, limits);
+        target->limits = *limits;
+        if (!changed || !agent_target_has_daemon(target) || target->state != SUPERVISION_READY)
+                return; /* a daemon still starting takes them once it answers */
+        if (!target_limits_any(limits)) {
+                log_target(LOG_NOTICE, target,
+                           "the configuration no longer sets its limits: the daemon keeps those "
+                           "it has until it is restarted");
+                return;
+        }
+        log_target(LOG_NOTICE, target, "the configuration changed its limits: applying them");
+        /* As `mpsmig set` says: a server takes the defaults when it starts, so one running keeps
+         * the old ones until it is replaced (when idle, or by `mpsmig stop` and `start`). */
+        for (size_t i = 0; target->have_overview && i < target->overview.server_count; i++)
+                log_target(LOG_NOTICE, target,
+                           "its running MPS server (pid %d) keeps the limits it started with "
+                           "until it is replaced",
+                           (int)target->overview.servers[i]);
+        begin_configure(agent, target);
+}
+
 static void begin_query(struct agent *agent, struct agent_target *target, enum query_kind kind)
 {
         struct mps_endpoint endpoint = {
@@ -373,7 +459,22 @@ static void begin_query(struct agent *agent, struct agent_target *target, enum q
         }
         target->turn_fd = fd;
         struct error err = {0};
-        const char *commands = kind == QUERY_ANSWER ? "get_server_list\n" : MPS_OVERVIEW_COMMANDS;
+        /* Kept with the target: the query's stdin is written from it while the loop goes on. */
+        char *commands = target->query_commands;
+        const size_t size = sizeof(target->query_commands);
+        (void)snprintf(commands, size, "get_server_list\n");
+        if (kind == QUERY_OVERVIEW)
+                (void)snprintf(commands, size, "%s", MPS_OVERVIEW_COMMANDS);
+        else if (kind == QUERY_START_SERVER)
+                (void)snprintf(commands, size, "start_server -uid %u\n", target->limits.server_uid);
+        else if (kind == QUERY_LIMITS) {
+                struct mps_defaults want = limits_wanted(&target->limits);
+                if (mps_defaults_commands(&want, commands, size, &err) < 0) {
+                        release_turn(target);
+                        configure_failed(agent, target, err.message);
+                        return;
+                }
+        }
         if (mps_control_query_start(&endpoint, commands, QUERY_TIMEOUT_MS, &target->query, &err) <
             0) {
                 release_turn(target);
@@ -388,8 +489,6 @@ static void begin_query(struct agent *agent, struct agent_target *target, enum q
 static void answered(struct agent *agent, struct agent_target *target)
 {
         long long took = monotonic_now_ms() - target->started_ms;
-        target->state = SUPERVISION_READY;
-        target->want_overview = true;
         error_clear(&target->error);
         target->error_logged = false;
         if (target->adopted)
@@ -401,7 +500,60 @@ static void answered(struct agent *agent, struct agent_target *target)
                            (int)target->pid, took,
                            target->recovered ? " (a dead daemon's leftovers were cleaned first)"
                                              : "");
-        agent_notify_progress(agent);
+        /* Ready only once the configuration's limits and server ahead are in place. */
+        if (target_limits_any(&target->limits))
+                begin_configure(agent, target);
+        else
+                become_ready(agent, target);
+}
+
+static void finish_limits(struct agent *agent, struct agent_target *target, int r,
+                          const struct spawn_result *result, struct error *err)
+{
+        struct mps_defaults want = limits_wanted(&target->limits);
+        struct mps_defaults_answer read;
+        if (r == 0 && result->exit_status != 0)
+                r = error_set(err, -EIO, "the MPS control program exited with status %d",
+                              result->exit_status);
+        if (r == 0)
+                r = mps_answer_defaults(result->out, result->out_size, want.thread_percentage > 0,
+                                        &read, err);
+        if (r < 0) {
+                configure_failed(agent, target, err->message);
+                return;
+        }
+        char mismatch[sizeof(target->limits_mismatch)];
+        if (limits_compare(&want, &read, mismatch, sizeof(mismatch)) < 0) {
+                configure_failed(agent, target, mismatch);
+                return;
+        }
+        log_target(LOG_INFO, target, "limits applied and read back");
+        limits_done(agent, target);
+}
+
+/* An overview while the server ahead is awaited: ready, started now, or looked at again. */
+static void server_looked_at(struct agent *agent, struct agent_target *target, long long now)
+{
+        if (target->have_overview && target->overview.server_count > 0 &&
+            !target->overview.ps.no_server) {
+                log_target(LOG_INFO, target, "a server is ready ahead of the first client (pid %d)",
+                           (int)target->overview.servers[0]);
+                become_ready(agent, target);
+                return;
+        }
+        if (now >= target->configure_by_ms) {
+                char why[160];
+                (void)snprintf(why, sizeof(why),
+                               "the MPS server started ahead for uid %u was not ready in time",
+                               target->limits.server_uid);
+                configure_failed(agent, target, why);
+                return;
+        }
+        /* No server at all: start one; one starting (listed, not yet in ps): look again. */
+        if (!target->server_start_sent &&
+            (!target->have_overview || target->overview.server_count == 0))
+                target->configure = CONFIGURE_SERVER_STARTED;
+        target->query_at_ms = now + SERVER_POLL_MS;
 }
 
 static void finish_query(struct agent *agent, struct agent_target *target)
@@ -426,6 +578,27 @@ static void finish_query(struct agent *agent, struct agent_target *target)
                 return;
         }
         target->busy_pause_ms = 0;
+        if (target->query_kind == QUERY_LIMITS) {
+                finish_limits(agent, target, r, &result, &err);
+                spawn_result_done(&result);
+                return;
+        }
+        if (target->query_kind == QUERY_START_SERVER) {
+                if (r == 0 && result.exit_status != 0)
+                        r = error_set(&err, -EIO,
+                                      "start_server: the MPS control program exited "
+                                      "with status %d",
+                                      result.exit_status);
+                spawn_result_done(&result);
+                if (r < 0) {
+                        configure_failed(agent, target, err.message);
+                        return;
+                }
+                target->server_start_sent = true;
+                target->configure = CONFIGURE_SERVER;
+                target->query_at_ms = now + SERVER_POLL_MS;
+                return;
+        }
         if (target->query_kind == QUERY_ANSWER) {
                 _cleanup_free_ pid_t *servers = NULL;
                 size_t count = 0;
@@ -454,6 +627,8 @@ static void finish_query(struct agent *agent, struct agent_target *target)
                 target->overview_ms = now;
         }
         spawn_result_done(&result);
+        if (target->configure == CONFIGURE_SERVER)
+                server_looked_at(agent, target, now);
 }
 
 /* A daemon started (or adopted) that has not answered in time. Ours is ended (SIGKILL: it never
@@ -508,14 +683,20 @@ void agent_target_step(struct agent *agent, struct agent_target *target)
         agent_target_prune_reservations(target);
 
         long long now = monotonic_now_ms();
-        if (target->state == SUPERVISION_STARTING && now >= target->answer_by_ms &&
-            agent_target_has_daemon(target)) {
+        if (target->state == SUPERVISION_STARTING && target->configure == CONFIGURE_NONE &&
+            now >= target->answer_by_ms && agent_target_has_daemon(target)) {
                 answer_overdue(agent, target);
                 return;
         }
         if (target->query.pid > 0 || !agent_target_has_daemon(target) || now < target->query_at_ms)
                 return;
-        if (target->state == SUPERVISION_STARTING)
+        if (target->configure == CONFIGURE_LIMITS)
+                begin_query(agent, target, QUERY_LIMITS);
+        else if (target->configure == CONFIGURE_SERVER_STARTED)
+                begin_query(agent, target, QUERY_START_SERVER);
+        else if (target->configure == CONFIGURE_SERVER)
+                begin_query(agent, target, QUERY_OVERVIEW);
+        else if (target->state == SUPERVISION_STARTING)
                 begin_query(agent, target, QUERY_ANSWER);
         else if (target->state == SUPERVISION_READY && target->want_overview)
                 begin_query(agent, target, QUERY_OVERVIEW);
@@ -535,9 +716,9 @@ long long agent_target_wakeup(const struct agent_target *target)
                 at = earliest(at, spawn_child_wakeup_ms(&target->query));
         if (target->state == SUPERVISION_BACKOFF)
                 at = earliest(at, target->restart_at_ms);
-        if (target->state == SUPERVISION_STARTING)
+        if (target->state == SUPERVISION_STARTING && target->configure == CONFIGURE_NONE)
                 at = earliest(at, target->answer_by_ms);
-        bool wants = target->state == SUPERVISION_STARTING ||
+        bool wants = target->state == SUPERVISION_STARTING || target->configure != CONFIGURE_NONE ||
                      (target->state == SUPERVISION_READY && target->want_overview);
         if (wants && target->query.pid <= 0 && agent_target_has_daemon(target))
                 at = earliest(at, target->query_at_ms > 0 ? target->query_at_ms : 1);

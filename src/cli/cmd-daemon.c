@@ -79,12 +79,15 @@ static int daemon_run(int argc, char **argv)
                 return cli_usage_error("daemon: serves every target of the node; no TARGET "
                                        "('%s')",
                                        argv[optind]);
+        agent.config_path = cli_config_option();
         cli_set_hint_folders(0, agent.runtime_dir);
         struct error err = {0};
         int r = agent_run(&agent, &err);
         if (r < 0) {
                 cli_report(&err);
-                return r == -EBUSY || r == -ENOENT || r == -EACCES || r == -ENAMETOOLONG
+                /* A bad configuration file (FILE:LINE) is a usage error, as for the other verbs. */
+                return r == -EBUSY || r == -ENOENT || r == -EACCES || r == -ENAMETOOLONG ||
+                               r == -EINVAL || r == -EPERM
                            ? EXIT_USAGE
                            : EXIT_FAILURE_;
         }
@@ -101,8 +104,11 @@ const struct verb verb_daemon = {
              "(and per whole GPU with --whole-gpus), each started with -f so that a death is\n"
              "seen at once and restarted after a backoff (100 ms doubling to 30 s; 5 quick\n"
              "deaths in a row show as a crash loop in `mpsmig status`). Daemons already\n"
-             "running in the layout's folders are adopted, never doubled. SIGHUP (and the\n"
-             "poll) reads the node again: new MIG devices get a daemon, vanished ones are\n"
+             "running in the layout's folders are adopted, never doubled. The configuration\n"
+             "file (mpsmig --config FILE daemon) chooses the targets, the daemons' user and\n"
+             "-M, and each target's limits and server ahead, applied after every (re)start.\n"
+             "SIGHUP reads the file again (a bad one is logged, the running one kept), then\n"
+             "(as the poll does) the node: new MIG devices get a daemon, vanished ones are\n"
              "stopped and their folders removed. SIGTERM or SIGINT stops every daemon\n"
              "(`quit`, escalated as `mpsmig stop` does) and exits 0. Meanwhile status, env,\n"
              "run, start and stop are answered through <runtime folder>/agent.sock\n"

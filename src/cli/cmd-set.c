@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/client.h"
 #include "base/cleanup.h"
 #include "cli/cli.h"
 #include "cli/lifecycle.h"
@@ -298,6 +299,13 @@ static int set_run(int argc, char **argv)
                 cli_report(&err);
                 return EXIT_FAILURE_;
         }
+        /* set keeps its direct path (each daemon's turn taken as the agent takes it); an agent
+         * that runs is told what the daemons read back, so that its status is not behind. */
+        struct error told = {0};
+        if (agent_client_defaults_changed(&args.options, results, context.target_count, &told) < 0)
+                cli_error("warning: the agent was not told of the new limits (its status shows "
+                          "them after its next look at the daemons): %s",
+                          told.message);
         int r = args.json ? print_json(&context, results) : print_table(&context, results);
         report(&context, results);
         bool all_set = true;

@@ -270,13 +270,10 @@ static int start_run(int argc, char **argv)
         int status = lifecycle_parse(&verb_start, false, argc, argv, &args);
         if (status >= 0)
                 return status;
-        /* The agent does not apply the configuration's limits, servers ahead or daemon user yet:
-         * a file that sets them is applied here, on the direct path (docs/agent.md). */
-        if (!config_shapes_daemons(args.config)) {
-                status = start_through_agent(&args);
-                if (status >= 0)
-                        return status;
-        }
+        /* With an agent, the agent starts the daemons and applies its configuration file. */
+        status = start_through_agent(&args);
+        if (status >= 0)
+                return status;
         _cleanup_(ops_context_done) struct ops_context context = {0};
         struct error err = {0};
         if (ops_context_prepare(&args.options, &context, &err) < 0) {

@@ -276,15 +276,16 @@ static double uptime_ms(double seconds)
 static json_t *agent_json(const struct agent_row *row)
 {
         return json_pack(
-            "{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I}", "supervision", row->supervision, "restarts",
-            (int)row->restarts, "last_exit",
+            "{s:s, s:i, s:o, s:o, s:o, s:b, s:o, s:I, s:o}", "supervision", row->supervision,
+            "restarts", (int)row->restarts, "last_exit",
             row->last_exit[0] ? json_string(row->last_exit) : json_null(), "last_exit_seconds_ago",
             row->last_exit_ago_ms >= 0 ? json_real(row->last_exit_ago_ms / 1000.0) : json_null(),
             "next_restart_seconds",
             row->next_restart_ms >= 0 ? json_real(row->next_restart_ms / 1000.0) : json_null(),
             "adopted", row->adopted, "observed_seconds_ago",
             row->observed_ago_ms >= 0 ? json_real(row->observed_ago_ms / 1000.0) : json_null(),
-            "reservations", (json_int_t)row->reservations);
+            "reservations", (json_int_t)row->reservations, "limits_mismatch",
+            row->limits_mismatch[0] ? json_string(row->limits_mismatch) : json_null());
 }
 
 static json_t *target_json(const struct status_result *result, size_t index)
@@ -405,6 +406,10 @@ static void print_notes(const struct ops_context *context, const struct status_r
                                   strcmp(agent_rows[i].supervision, "crash loop") == 0
                                       ? ": a crash loop, see its control.log"
                                       : "");
+                if (agent_rows && agent_rows[i].limits_mismatch[0])
+                        cli_error("%s (%s): the agent could not apply the configuration as "
+                                  "asked: %s",
+                                  name, uuid, agent_rows[i].limits_mismatch);
                 for (size_t o = 0; o < result->other_count; o++)
                         cli_error("%s (%s): another MPS control daemon (pid %d, pipe folder %s) "
                                   "serves this device: two daemons on one device time-slice "

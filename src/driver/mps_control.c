@@ -517,8 +517,8 @@ int mps_control_shutdown_server(const struct mps_endpoint *ep, pid_t server, str
         return command_without_answer(ep, command, "shutdown_server", 0, err);
 }
 
-int mps_control_set_defaults(const struct mps_endpoint *ep, const struct mps_defaults *want,
-                             struct mps_defaults_answer *ret_read, struct error *err)
+int mps_defaults_commands(const struct mps_defaults *want, char *commands, size_t size,
+                          struct error *err)
 {
         const unsigned long long mib = 1ULL << 20;
         if (want->thread_percentage > 100)
@@ -535,27 +535,35 @@ int mps_control_set_defaults(const struct mps_endpoint *ep, const struct mps_def
                                  "client priority %d is out of range: give 0 (normal) or 1 "
                                  "(below normal)",
                                  want->client_priority);
-        char commands[512] = "", line[128];
-        if (want->thread_percentage > 0) {
-                (void)snprintf(line, sizeof(line), "set_default_active_thread_percentage %u\n",
+        char thread[64] = "", pinned[96] = "", priority[64] = "";
+        if (want->thread_percentage > 0)
+                (void)snprintf(thread, sizeof(thread), "set_default_active_thread_percentage %u\n",
                                want->thread_percentage);
-                (void)strcat(commands, line);
-        }
         if (want->pinned_bytes > 0) {
                 char value[32];
                 mps_pinned_limit_format(want->pinned_bytes, value, sizeof(value));
-                (void)snprintf(line, sizeof(line), "set_default_device_pinned_mem_limit 0 %s\n",
+                (void)snprintf(pinned, sizeof(pinned), "set_default_device_pinned_mem_limit 0 %s\n",
                                value);
-                (void)strcat(commands, line);
         }
-        if (want->client_priority >= 0) {
-                (void)snprintf(line, sizeof(line), "set_default_client_priority %d\n",
+        if (want->client_priority >= 0)
+                (void)snprintf(priority, sizeof(priority), "set_default_client_priority %d\n",
                                want->client_priority);
-                (void)strcat(commands, line);
-        }
-        (void)strcat(commands, MPS_DEFAULTS_COMMANDS);
+        int n =
+            snprintf(commands, size, "%s%s%s%s", thread, pinned, priority, MPS_DEFAULTS_COMMANDS);
+        if (n < 0 || (size_t)n >= size)
+                return error_set(err, -ENAMETOOLONG, "the set_default_* commands do not fit");
+        return 0;
+}
+
+int mps_control_set_defaults(const struct mps_endpoint *ep, const struct mps_defaults *want,
+                             struct mps_defaults_answer *ret_read, struct error *err)
+{
+        char commands[512];
+        int r = mps_defaults_commands(want, commands, sizeof(commands), err);
+        if (r < 0)
+                return r;
         struct spawn_result res;
-        int r = query_ok(ep, commands, 0, "set_default_*", &res, err);
+        r = query_ok(ep, commands, 0, "set_default_*", &res, err);
         if (r < 0)
                 return r;
         r = on_daemon(

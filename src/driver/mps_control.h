@@ -133,6 +133,12 @@ struct mps_defaults {
                 0, 0, -1                                                                           \
         }
 
+/* The commands mps_control_set_defaults sends: each set_default_* `want` asks for, then
+ * MPS_DEFAULTS_COMMANDS (whose answers mps_answer_defaults reads). -EINVAL for a value out of
+ * range. For a caller that sends them through its own queue (the agent). */
+int mps_defaults_commands(const struct mps_defaults *want, char *commands, size_t size,
+                          struct error *err);
+
 /* Sets what `want` asks for (validated first: the control program keeps the old value silently
  * on a bad one) and reads every default back, in one invocation: the pinned limit by command
  * keyed by device 0 (the daemon's one device; in the daemon's environment driver 580 does not

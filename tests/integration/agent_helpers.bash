@@ -6,9 +6,11 @@ NOTIFY_LISTEN=$MPSMIG_BUILD/tests/notify_listen
 
 # start_agent [ARGS...]: `mpsmig daemon` over $topology in the background (no poll: the tests
 # send SIGHUP), its stderr in $T/agent.log; $agent is its pid. Waits until it says it is ready.
+# $agent_config, when set, is given as the global `--config FILE`.
 start_agent() {
         : >"$T/agent.log"
-        "$SIMRUN" "$topology" -- "$MPSMIG" daemon --poll 0 "$@" >"$T/agent.out" 2>"$T/agent.log" &
+        "$SIMRUN" "$topology" -- "$MPSMIG" ${agent_config:+--config "$agent_config"} daemon \
+                --poll 0 "$@" >"$T/agent.out" 2>"$T/agent.log" &
         agent=$!
         if until_true 30 grep -q '^<5>ready' "$T/agent.log"; then
                 pass "the agent is ready"

@@ -29,7 +29,7 @@ m status
 check_eq "status: 4 running" "0 4" "$rc $(rows running "$out")"
 check_eq "the others kept their daemons" "$others" \
         "$(agent_daemons "$UUID0") $(agent_daemons "$UUID2") $(agent_daemons "$UUID3")"
-grep -q '^<5>SIGHUP: reading the node again' "$T/agent.log" && pass "SIGHUP is logged" ||
+grep -q '^<5>SIGHUP: reading the configuration and the node again' "$T/agent.log" && pass "SIGHUP is logged" ||
         fail "SIGHUP is logged"
 
 # --- an instance destroyed

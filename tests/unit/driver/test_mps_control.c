@@ -490,6 +490,29 @@ static void test_timeout(void **state)
         assert_true(time(NULL) - start < 5);
 }
 
+/* The agent sends mps_control_set_defaults' commands through its own queue: the same text, each
+ * setter only when asked, the readers last; a value out of range sends nothing. */
+static void test_defaults_commands(void **state)
+{
+        (void)state;
+        struct error err = {0};
+        char commands[512];
+        struct mps_defaults want = {
+            .thread_percentage = 40, .pinned_bytes = 10ULL << 30, .client_priority = 1};
+        assert_int_equal(mps_defaults_commands(&want, commands, sizeof(commands), &err), 0);
+        assert_string_equal(commands, "set_default_active_thread_percentage 40\n"
+                                      "set_default_device_pinned_mem_limit 0 10G\n"
+                                      "set_default_client_priority 1\n" MPS_DEFAULTS_COMMANDS);
+        struct mps_defaults keep = MPS_DEFAULTS_KEEP;
+        assert_int_equal(mps_defaults_commands(&keep, commands, sizeof(commands), &err), 0);
+        assert_string_equal(commands, MPS_DEFAULTS_COMMANDS);
+        struct mps_defaults bad = {.thread_percentage = 101, .client_priority = -1};
+        assert_int_equal(mps_defaults_commands(&bad, commands, sizeof(commands), &err), -EINVAL);
+        assert_non_null(strstr(err.message, "1 to 100"));
+        char small[8];
+        assert_int_equal(mps_defaults_commands(&want, small, sizeof(small), &err), -ENAMETOOLONG);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -499,6 +522,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_stale_after_kill, setup, teardown),
             cmocka_unit_test_setup_teardown(test_start_refusals, setup, teardown),
             cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+            cmocka_unit_test(test_defaults_commands),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
