@@ -3,7 +3,7 @@ BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 PREFIX      ?= /usr/local
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 10
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEBIAN_PACKAGES = build-essential cmake pkg-config libjansson-dev libcmocka-dev \
