@@ -19,11 +19,13 @@
 #include "base/cleanup.h"
 #include "base/flock_wait.h"
 #include "driver/mps_control.h"
+#include "node/daemon_folder.h"
 #include "node/daemon_scan.h"
 #include "node/lock.h"
 #include "ops/limits.h"
 
 #define ANSWER_RETRY_MS   5    /* between checks while a new daemon is not listening yet */
+#define SOCKET_LOOK_MS    1    /* between looks for a new daemon's control socket */
 #define QUERY_TIMEOUT_MS  5000 /* a daemon slower than this is not answering */
 #define BUSY_PAUSE_MIN_MS 2
 #define BUSY_PAUSE_MAX_MS 32
@@ -696,6 +698,11 @@ void agent_target_step(struct agent *agent, struct agent_target *target)
                 begin_query(agent, target, QUERY_START_SERVER);
         else if (target->configure == CONFIGURE_SERVER)
                 begin_query(agent, target, QUERY_OVERVIEW);
+        else if (target->state == SUPERVISION_STARTING && !target->adopted &&
+                 !daemon_folder_has_socket(target->paths.pipe_dir))
+                /* The daemon we started has not made its socket yet: a query now would only
+                 * be told there is no daemon. Looking is a stat, so look often. */
+                target->query_at_ms = now + SOCKET_LOOK_MS;
         else if (target->state == SUPERVISION_STARTING)
                 begin_query(agent, target, QUERY_ANSWER);
         else if (target->state == SUPERVISION_READY && target->want_overview)

@@ -36,6 +36,14 @@ static bool socket_answers(const char *pipe_dir)
         return errno == EAGAIN || errno == EINPROGRESS;
 }
 
+bool daemon_folder_has_socket(const char *pipe_dir)
+{
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s/%s", pipe_dir, CONTROL_SOCKET_NAME);
+        struct stat st;
+        return n > 0 && (size_t)n < sizeof(path) && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 int daemon_folder_live(const char *pipe_dir, pid_t *ret_pid)
 {
         if (ret_pid)

@@ -19,6 +19,11 @@
  */
 int daemon_folder_live(const char *pipe_dir, pid_t *ret_pid);
 
+/* Whether the pipe folder holds a control socket (a daemon made it as it began to listen), without
+ * connecting to it: a daemon serves one control client at a time, and a starting one must not be
+ * kept from its first query by a look. */
+bool daemon_folder_has_socket(const char *pipe_dir);
+
 /* One daemon found in a known folder of another layout or runtime folder. */
 struct daemon_folder_hit {
         pid_t pid;   /* 0 when only its socket answered */

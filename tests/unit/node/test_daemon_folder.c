@@ -1,7 +1,8 @@
 /* Daemons found through their folders: a live one is a pid file naming a live control daemon or
  * a control socket that accepts; a folder left by a quit daemon (its socket file, no listener),
  * a pid file naming some other process, or no folder at all is none. Another known folder of the
- * same device is found; the target's own folder, under any name, is not "another". */
+ * same device is found; the target's own folder, under any name, is not "another". A control
+ * socket is seen without connecting to it. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,25 @@ static void test_find_other(void **state)
         assert_int_equal(unsetenv("MPSMIG_RUNTIME_DIR"), 0);
 }
 
+/* A new daemon's control socket is seen as soon as it is made, by a look that does not connect:
+ * no file, or a plain file of that name, is no socket. */
+static void test_has_socket(void **state)
+{
+        (void)state;
+        assert_false(daemon_folder_has_socket(pipe_dir));
+        char path[600];
+        (void)snprintf(path, sizeof(path), "%s/control", pipe_dir);
+        int file = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(file >= 0);
+        close(file);
+        assert_false(daemon_folder_has_socket(pipe_dir));
+        assert_int_equal(unlink(path), 0);
+        int fd = listen_control();
+        assert_true(daemon_folder_has_socket(pipe_dir));
+        close(fd);
+        assert_false(daemon_folder_has_socket("/nonexistent/folder"));
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -116,6 +136,7 @@ int main(void)
             TEST(test_none),
             TEST(test_socket_that_accepts),
             TEST(test_find_other),
+            TEST(test_has_socket),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
