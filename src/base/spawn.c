@@ -1,7 +1,7 @@
-/* Starts one child program with posix_spawn (explicit environment, absolute path, pipes for its
- * stdin and output, a pidfd), runs one to completion under a CLOCK_MONOTONIC deadline by driving
- * it through spawn_child.c's steps in one poll(), and builds the explicit environments children
- * get. See spawn.h and spawn_child.h. */
+/* Starts one child program with posix_spawn, or fork and exec when it must run as another user
+ * (explicit environment, absolute path, pipes for its stdin and output, a pidfd), runs one to
+ * completion under a CLOCK_MONOTONIC deadline by driving it through spawn_child.c's steps in one
+ * poll(), and builds the explicit environments children get. See spawn.h and spawn_child.h. */
 #define _GNU_SOURCE
 #include "base/spawn.h"
 

@@ -1,7 +1,8 @@
-/* Runs one child program to completion under a deadline: posix_spawn with an absolute path and an
- * explicit environment, stdin from a buffer, stdout and stderr captured, one poll() over a pidfd
- * and the pipes; on timeout SIGTERM, a grace period, SIGKILL, reap. Starting a child without
- * waiting for it is spawn_child.h's. Also builds environments. */
+/* Runs one child program to completion under a deadline: posix_spawn (fork and exec to run it as
+ * another user) with an absolute path and an explicit environment, stdin from a buffer, stdout and
+ * stderr captured, one poll() over a pidfd and the pipes; on timeout SIGTERM, a grace period,
+ * SIGKILL, reap. Starting a child without waiting for it is spawn_child.h's. Also builds
+ * environments. */
 #pragma once
 
 #include <stdbool.h>
