@@ -401,6 +401,24 @@ int agent_client_place(const struct run_request *request, struct run_plan *ret_p
         return 0;
 }
 
+/* The context of a start or stop answer: the targets the agent worked on, in its answer's order
+ * (it resolved the names itself); an answer that says it failed sets *ret_failure. */
+static int worked_on_context(const struct ops_options *options, const json_t *answer,
+                             struct ops_context *context, enum ops_failure *ret_failure,
+                             struct error *err)
+{
+        const char *failure = NULL;
+        int r = answer_error(answer, err, &failure);
+        if (r < 0) {
+                *ret_failure = ops_failure_of(failure);
+                return r;
+        }
+        struct ops_options unnamed = *options;
+        unnamed.names = NULL;
+        unnamed.name_count = 0;
+        return context_of(&unnamed, answer, context, err);
+}
+
 int agent_client_start(const struct ops_options *options, struct ops_context *ret_context,
                        struct start_result **ret_results, enum ops_failure *ret_failure,
                        struct error *err)
@@ -424,15 +442,7 @@ int agent_client_start(const struct ops_options *options, struct ops_context *re
                 return r;
         }
         _cleanup_(ops_context_done) struct ops_context context = {0};
-        const char *failure = NULL;
-        struct ops_options unnamed = *options;
-        unnamed.names = NULL;
-        unnamed.name_count = 0;
-        r = answer_error(answer, err, &failure);
-        if (r < 0)
-                *ret_failure = ops_failure_of(failure);
-        if (r == 0)
-                r = context_of(&unnamed, answer, &context, err);
+        r = worked_on_context(options, answer, &context, ret_failure, err);
         struct start_result *results =
             r == 0 ? calloc(context.target_count + 1, sizeof(*results)) : NULL;
         if (r == 0 && !results)
@@ -486,15 +496,7 @@ int agent_client_stop(const struct ops_options *options, struct ops_context *ret
                 return r;
         }
         _cleanup_(ops_context_done) struct ops_context context = {0};
-        const char *failure = NULL;
-        struct ops_options unnamed = *options;
-        unnamed.names = NULL;
-        unnamed.name_count = 0;
-        r = answer_error(answer, err, &failure);
-        if (r < 0)
-                *ret_failure = ops_failure_of(failure);
-        if (r == 0)
-                r = context_of(&unnamed, answer, &context, err);
+        r = worked_on_context(options, answer, &context, ret_failure, err);
         struct stop_result *results =
             r == 0 ? calloc(context.target_count + 1, sizeof(*results)) : NULL;
         if (r == 0 && !results)
